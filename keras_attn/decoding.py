@@ -1,0 +1,70 @@
+"""Greedy and beam-search decoding for the Keras seq2seq models.
+
+Example (any Keras backend):
+    model = keras_attn.zoo.build("transformer", ...)
+    result = keras_attn.decoding.greedy_decode(model, source_ids)
+    result.tokens, result.attention
+"""
+
+import numpy as np
+from keras import ops
+
+from keras_attn import search
+from keras_attn.models import bahdanau, transformer
+
+
+def inference_models(model):
+    """`(encoder, decoder_step)` for a `bahdanau` or `transformer` training model."""
+    names = {layer.name for layer in model.layers}
+    if "decoder_rnn" in names:
+        return bahdanau.inference_models(model)
+    if "decoder_layer_0" in names:
+        return transformer.inference_models(model)
+    raise ValueError(
+        f"Model {model.name!r} is not a keras-attn seq2seq model (bahdanau or transformer)."
+    )
+
+
+def default_max_length(model, source_length):
+    """The Transformer's position table bounds its output; the RNN has no bound,
+    so allow twice the source plus a margin."""
+    names = {layer.name for layer in model.layers}
+    if "decoder_embedding" in names and hasattr(model.get_layer("decoder_embedding"), "sequence_length"):
+        return model.get_layer("decoder_embedding").sequence_length
+    return 2 * source_length + 10
+
+
+class KerasDecoder:
+    """The `keras_attn.search` decoder protocol over a Keras training model."""
+
+    def __init__(self, model):
+        self.encoder, self.decoder_step = inference_models(model)
+
+    def encode(self, source_ids):
+        memory = self.encoder({"encoder_token_ids": ops.convert_to_tensor(source_ids, "int32")})
+        memory = {name: ops.convert_to_numpy(value) for name, value in memory.items()}
+        memory["encoder_token_ids"] = np.asarray(source_ids, "int32")
+        return memory
+
+    def step(self, token_ids, step, memory):
+        inputs = {name: ops.convert_to_tensor(value) for name, value in memory.items()}
+        inputs["token_ids"] = ops.convert_to_tensor(np.asarray(token_ids, "int32")[:, None])
+        inputs["step"] = ops.convert_to_tensor(np.full((len(token_ids),), step, "int32"))
+        outputs = {name: ops.convert_to_numpy(value) for name, value in self.decoder_step(inputs).items()}
+        memory = dict(memory)
+        memory.update({name: value for name, value in outputs.items() if name in memory})
+        return outputs["logits"], outputs["attention"], memory
+
+
+def greedy_decode(model, source_ids, max_length=None):
+    """Greedy decoding; returns a `keras_attn.search.DecodeResult`."""
+    source_ids = np.asarray(source_ids, "int32")
+    max_length = max_length or default_max_length(model, source_ids.shape[1])
+    return search.greedy_search(KerasDecoder(model), source_ids, max_length)
+
+
+def beam_decode(model, source_ids, beam_size=4, alpha=0.6, max_length=None):
+    """Beam search with GNMT length normalisation; returns a `DecodeResult`."""
+    source_ids = np.asarray(source_ids, "int32")
+    max_length = max_length or default_max_length(model, source_ids.shape[1])
+    return search.beam_search(KerasDecoder(model), source_ids, max_length, beam_size=beam_size, alpha=alpha)

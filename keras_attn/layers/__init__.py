@@ -1,0 +1,25 @@
+"""Reusable, serializable layers of keras-attn (backend-agnostic Keras 3)."""
+
+from keras_attn.layers.attention_masks import causal_mask, masked_softmax
+from keras_attn.layers.bahdanau_attention import BahdanauAttention
+from keras_attn.layers.feed_forward import FeedForward
+from keras_attn.layers.masked_lm_head import MaskedLMHead
+from keras_attn.layers.multi_head_attention import MultiHeadAttention
+from keras_attn.layers.position_embedding import PositionEmbedding, sinusoidal_table
+from keras_attn.layers.token_and_position_embedding import TokenAndPositionEmbedding
+from keras_attn.layers.transformer_decoder_block import TransformerDecoderBlock
+from keras_attn.layers.transformer_encoder_block import TransformerEncoderBlock
+
+__all__ = [
+    "BahdanauAttention",
+    "FeedForward",
+    "MaskedLMHead",
+    "MultiHeadAttention",
+    "PositionEmbedding",
+    "TokenAndPositionEmbedding",
+    "TransformerDecoderBlock",
+    "TransformerEncoderBlock",
+    "causal_mask",
+    "masked_softmax",
+    "sinusoidal_table",
+]

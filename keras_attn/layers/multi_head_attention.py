@@ -1,0 +1,162 @@
+"""Scaled dot-product multi-head attention with an export-friendly key/value cache."""
+
+import math
+
+import keras
+from keras import ops
+
+from keras_attn.layers.attention_masks import causal_mask, key_padding_mask, masked_softmax
+from keras_attn.validation import check_positive_int, check_rate
+
+
+@keras.saving.register_keras_serializable(package="keras_attn")
+class MultiHeadAttention(keras.layers.Layer):
+    """Multi-head attention of Vaswani et al. (2017).
+
+    Written out with `matmul` and a float additive mask rather than using
+    `keras.layers.MultiHeadAttention`, whose boolean mask handling lowers to
+    ops that TFLite's builtin set rejects.
+
+    Incremental decoding uses a fixed-size cache of shape
+    `(batch, max_length, 2 * num_heads * key_dim)` (keys, then values,
+    before the head split). A step writes its key/value at `cache_index`
+    with `where` over a one-hot slot, and attends to slots `<= cache_index`.
+    Static shapes keep the step graph the same at every step, for XLA,
+    TFLite and ONNX alike.
+
+    Args:
+        num_heads: number of attention heads.
+        key_dim: width of each head.
+        output_dim: width of the output; defaults to the query's width.
+        dropout: dropout rate on the attention weights.
+
+    Call arguments:
+        query: `(batch, queries, dim)`.
+        value: `(batch, keys, dim)`; keys are projected from it too.
+        padding_mask: optional `(batch, keys)`, 1 for real keys.
+        use_causal_mask: query `i` only sees keys `<= i`.
+        cache: optional cache (see above), for self-attention of one
+            new position; the layer then returns the updated cache.
+        cache_index: int `(batch,)`, the position being decoded.
+        return_attention_scores: also return the weights
+            `(batch, num_heads, queries, keys)`.
+
+    Returns `output`, followed by the new cache if `cache` was given and the
+    weights if `return_attention_scores`.
+
+    Example:
+    >>> import numpy as np
+    >>> attention = MultiHeadAttention(num_heads=2, key_dim=4)
+    >>> x = np.ones((2, 5, 8), "float32")
+    >>> tuple(attention(x, x, use_causal_mask=True).shape)
+    (2, 5, 8)
+    """
+
+    def __init__(self, num_heads, key_dim, output_dim=None, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads = check_positive_int("num_heads", num_heads)
+        self.key_dim = check_positive_int("key_dim", key_dim)
+        self.output_dim = None if output_dim is None else check_positive_int("output_dim", output_dim)
+        self.dropout = check_rate("dropout", dropout)
+        inner_dim = num_heads * key_dim
+        self.query_dense = keras.layers.Dense(inner_dim, name="query")
+        self.key_dense = keras.layers.Dense(inner_dim, name="key")
+        self.value_dense = keras.layers.Dense(inner_dim, name="value")
+        self.output_dense = None
+        self.dropout_layer = keras.layers.Dropout(dropout)
+
+    def build(self, query_shape, value_shape, *args, **kwargs):
+        self.query_dense.build(query_shape)
+        self.key_dense.build(value_shape)
+        self.value_dense.build(value_shape)
+        self.output_dense = keras.layers.Dense(self.output_dim or query_shape[-1], name="output")
+        self.output_dense.build(tuple(query_shape[:-1]) + (self.num_heads * self.key_dim,))
+
+    def _split_heads(self, x):
+        # (batch, length, heads * key_dim) → (batch, heads, length, key_dim)
+        x = ops.reshape(x, (ops.shape(x)[0], -1, self.num_heads, self.key_dim))
+        return ops.transpose(x, (0, 2, 1, 3))
+
+    def _merge_heads(self, x):
+        x = ops.transpose(x, (0, 2, 1, 3))
+        return ops.reshape(x, (ops.shape(x)[0], -1, self.num_heads * self.key_dim))
+
+    def _write_cache(self, cache, value, cache_index):
+        """Stores this step's key/value in slot `cache_index`; returns cache and key mask."""
+        slots = ops.reshape(ops.arange(ops.shape(cache)[1]), (1, -1))
+        index = ops.reshape(ops.cast(cache_index, slots.dtype), (-1, 1))
+        step_kv = ops.concatenate([self.key_dense(value), self.value_dense(value)], axis=-1)
+        is_slot = ops.expand_dims(ops.equal(slots, index), -1)
+        cache = ops.where(is_slot, ops.cast(step_kv, cache.dtype), cache)
+        return cache, ops.less_equal(slots, index)
+
+    def call(
+        self,
+        query,
+        value,
+        padding_mask=None,
+        use_causal_mask=False,
+        cache=None,
+        cache_index=None,
+        return_attention_scores=False,
+        training=None,
+    ):
+        inner_dim = self.num_heads * self.key_dim
+        if cache is not None:
+            if cache_index is None:
+                raise ValueError("`cache_index` is required when `cache` is given.")
+            cache, padding_mask = self._write_cache(cache, value, cache_index)
+            key = ops.cast(cache[..., :inner_dim], self.compute_dtype)
+            value_states = ops.cast(cache[..., inner_dim:], self.compute_dtype)
+        else:
+            key = self.key_dense(value)
+            value_states = self.value_dense(value)
+
+        query_heads = self._split_heads(self.query_dense(query))
+        key_heads = self._split_heads(key)
+        value_heads = self._split_heads(value_states)
+        scale = ops.cast(1.0 / math.sqrt(self.key_dim), query_heads.dtype)
+        scores = ops.matmul(query_heads * scale, ops.transpose(key_heads, (0, 1, 3, 2)))
+
+        mask = None
+        if padding_mask is not None:
+            mask = ops.expand_dims(key_padding_mask(padding_mask), 1)  # (b, 1, 1, k)
+        if use_causal_mask:
+            causal = causal_mask(ops.shape(query)[1], ops.shape(key)[1])
+            mask = causal if mask is None else mask * causal
+        weights = ops.cast(masked_softmax(scores, mask), self.compute_dtype)
+        attended = ops.matmul(self.dropout_layer(weights, training=training), value_heads)
+        output = self.output_dense(self._merge_heads(attended))
+
+        outputs = (output,)
+        if cache is not None:
+            outputs += (cache,)
+        if return_attention_scores:
+            outputs += (weights,)
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def compute_output_spec(self, query, value, padding_mask=None, use_causal_mask=False,
+                            cache=None, cache_index=None, return_attention_scores=False,
+                            training=None):
+        width = self.output_dim or query.shape[-1]
+        outputs = (keras.KerasTensor(tuple(query.shape[:-1]) + (width,), self.compute_dtype),)
+        if cache is not None:
+            outputs += (keras.KerasTensor(cache.shape, cache.dtype),)
+        if return_attention_scores:
+            keys = cache.shape[1] if cache is not None else value.shape[1]
+            outputs += (
+                keras.KerasTensor((query.shape[0], self.num_heads, query.shape[1], keys), self.compute_dtype),
+            )
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "key_dim": self.key_dim,
+                "output_dim": self.output_dim,
+                "dropout": self.dropout,
+            }
+        )
+        return config

@@ -1,0 +1,87 @@
+"""Position information for Transformers: learned or fixed sinusoidal."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_attn.validation import check_choice, check_positive_int
+
+ENCODINGS = ("learned", "sinusoidal")
+
+
+def sinusoidal_table(sequence_length, dim):
+    """The fixed encoding of Vaswani et al. (2017), section 3.5.
+
+    `PE[pos, 2i] = sin(pos / 10000^(2i/dim))`, `PE[pos, 2i+1] = cos(...)`.
+    """
+    positions = np.arange(sequence_length, dtype="float64")[:, None]
+    rates = 1.0 / np.power(10000.0, np.arange(0, dim, 2, dtype="float64") / dim)
+    table = np.zeros((sequence_length, dim), dtype="float64")
+    table[:, 0::2] = np.sin(positions * rates)
+    table[:, 1::2] = np.cos(positions * rates[: dim // 2])
+    return table.astype("float32")
+
+
+@keras.saving.register_keras_serializable(package="keras_attn")
+class PositionEmbedding(keras.layers.Layer):
+    """Returns the position vectors for a batch of sequences.
+
+    Args:
+        sequence_length: the longest sequence the layer can encode.
+        encoding: `"learned"` (a trained table, as in BERT) or
+            `"sinusoidal"` (the fixed encoding of Vaswani et al.).
+
+    Call arguments:
+        inputs: `(batch, length, dim)`; only its shape is used.
+        positions: optional int `(batch, length)` of explicit positions (a
+            decoder step passes its index); defaults to `0 .. length-1`.
+
+    Returns `(batch or 1, length, dim)`, to be added to the inputs.
+
+    Example:
+    >>> import numpy as np
+    >>> layer = PositionEmbedding(sequence_length=10, encoding="sinusoidal")
+    >>> tuple(layer(np.zeros((2, 4, 8))).shape)
+    (1, 4, 8)
+    """
+
+    def __init__(self, sequence_length, encoding="learned", initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.sequence_length = check_positive_int("sequence_length", sequence_length)
+        self.encoding = check_choice("encoding", encoding, ENCODINGS)
+        self.initializer = keras.initializers.get(initializer)
+
+    def build(self, inputs_shape, positions_shape=None):
+        dim = inputs_shape[-1]
+        if self.encoding == "learned":
+            self.table = self.add_weight(
+                name="embeddings",
+                shape=(self.sequence_length, dim),
+                initializer=self.initializer,
+            )
+        else:
+            self.table = ops.convert_to_tensor(sinusoidal_table(self.sequence_length, dim))
+
+    def call(self, inputs, positions=None):
+        table = ops.cast(self.table, self.compute_dtype)
+        if positions is None:
+            # `take` with a range, not `table[:length]`: a dynamic-length
+            # strided slice needs a Flex op in TFLite.
+            positions = ops.expand_dims(ops.arange(ops.shape(inputs)[1]), 0)
+        return ops.take(table, positions, axis=0)
+
+    def compute_output_shape(self, inputs_shape, positions_shape=None):
+        if positions_shape is None:
+            return (1, inputs_shape[1], inputs_shape[-1])
+        return tuple(positions_shape) + (inputs_shape[-1],)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "sequence_length": self.sequence_length,
+                "encoding": self.encoding,
+                "initializer": keras.initializers.serialize(self.initializer),
+            }
+        )
+        return config

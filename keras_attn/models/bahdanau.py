@@ -1,0 +1,121 @@
+"""An RNN encoder-decoder with Bahdanau (additive) attention.
+
+Encoder: token embedding → bidirectional GRU (the annotations of Bahdanau
+et al. 2015). Decoder: token embedding → GRU; at every target position the
+decoder state queries the annotations with `BahdanauAttention`
+(`v^T tanh(W1 s + W2 h)`), and the context and state together predict the
+next token (the attentional hidden state of Luong et al. 2015). The first
+decoder state is a `tanh` projection of the encoder's final states.
+
+`build_bahdanau` returns the teacher-forced training model
+`{"encoder_token_ids", "decoder_token_ids"} → logits`; `inference_models`
+returns an encoder and a one-step decoder over the same layers.
+"""
+
+import keras
+from keras import ops
+
+from keras_attn import layers
+from keras_attn.validation import check_positive_int, check_rate
+
+
+def build_bahdanau(
+    source_vocabulary_size=8000,
+    target_vocabulary_size=8000,
+    embedding_dim=256,
+    units=512,
+    dropout=0.1,
+    name="bahdanau",
+):
+    """Builds the training model. Token id 0 is padding in both languages."""
+    for arg, value in (
+        ("source_vocabulary_size", source_vocabulary_size),
+        ("target_vocabulary_size", target_vocabulary_size),
+        ("embedding_dim", embedding_dim),
+        ("units", units),
+    ):
+        check_positive_int(arg, value)
+    check_rate("dropout", dropout)
+
+    encoder_ids = keras.Input((None,), dtype="int32", name="encoder_token_ids")
+    decoder_ids = keras.Input((None,), dtype="int32", name="decoder_token_ids")
+    source_embedding = keras.layers.Embedding(source_vocabulary_size, embedding_dim, name="encoder_embedding")
+    target_embedding = keras.layers.Embedding(target_vocabulary_size, embedding_dim, name="decoder_embedding")
+    encoder_rnn = keras.layers.Bidirectional(
+        keras.layers.GRU(units, return_sequences=True, return_state=True), name="encoder_rnn"
+    )
+    bridge = keras.layers.Dense(units, activation="tanh", name="bridge")
+    decoder_rnn = keras.layers.GRU(units, return_sequences=True, name="decoder_rnn")
+    attention = layers.BahdanauAttention(units, name="attention")
+    attention_output = keras.layers.Dense(units, activation="tanh", name="attention_output")
+    output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
+    projection = keras.layers.Dense(target_vocabulary_size, name="logits")
+
+    padding_mask = ops.not_equal(encoder_ids, 0)
+    annotations, forward_state, backward_state = encoder_rnn(
+        keras.layers.Dropout(dropout)(source_embedding(encoder_ids)), mask=padding_mask
+    )
+    initial_state = bridge(ops.concatenate([forward_state, backward_state], axis=-1))
+    # Right padding of the target never reaches earlier positions of a
+    # left-to-right GRU, so the decoder needs no mask.
+    states = decoder_rnn(keras.layers.Dropout(dropout)(target_embedding(decoder_ids)), initial_state=initial_state)
+    context = attention(states, annotations, keys_mask=padding_mask)
+    hidden = attention_output(ops.concatenate([states, context], axis=-1))
+    logits = projection(output_dropout(hidden))
+    return keras.Model({"encoder_token_ids": encoder_ids, "decoder_token_ids": decoder_ids}, logits, name=name)
+
+
+class BahdanauEncoder(keras.Model):
+    """`{"encoder_token_ids"} → {"encoder_outputs", "state"}`: the annotations
+    and the first decoder state."""
+
+    def __init__(self, model, **kwargs):
+        super().__init__(name="bahdanau_encoder", **kwargs)
+        self.embedding = model.get_layer("encoder_embedding")
+        self.rnn = model.get_layer("encoder_rnn")
+        self.bridge = model.get_layer("bridge")
+
+    def call(self, inputs):
+        encoder_ids = inputs["encoder_token_ids"]
+        annotations, forward_state, backward_state = self.rnn(
+            self.embedding(encoder_ids), mask=ops.not_equal(encoder_ids, 0)
+        )
+        state = self.bridge(ops.concatenate([forward_state, backward_state], axis=-1))
+        return {"encoder_outputs": annotations, "state": state}
+
+
+class BahdanauDecoderStep(keras.Model):
+    """One decoder step: `{"token_ids" (b, 1), "encoder_outputs",
+    "encoder_token_ids", "state" (b, units)}` → `{"logits" (b, vocab),
+    "state", "attention" (b, s)}`. Runs the GRU cell directly, so the step
+    has no loop."""
+
+    def __init__(self, model, **kwargs):
+        super().__init__(name="bahdanau_decoder_step", **kwargs)
+        self.embedding = model.get_layer("decoder_embedding")
+        self.cell = model.get_layer("decoder_rnn").cell
+        self.attention = model.get_layer("attention")
+        self.attention_output = model.get_layer("attention_output")
+        self.projection = model.get_layer("logits")
+
+    def call(self, inputs):
+        token = ops.squeeze(self.embedding(inputs["token_ids"]), 1)
+        state, _ = self.cell(token, [inputs["state"]])
+        query = ops.expand_dims(state, 1)
+        context, weights = self.attention(
+            query,
+            inputs["encoder_outputs"],
+            keys_mask=ops.not_equal(inputs["encoder_token_ids"], 0),
+            return_attention_scores=True,
+        )
+        hidden = self.attention_output(ops.concatenate([query, context], axis=-1))
+        return {
+            "logits": ops.squeeze(self.projection(hidden), 1),
+            "state": state,
+            "attention": ops.squeeze(weights, 1),
+        }
+
+
+def inference_models(model):
+    """The encoder and the one-step decoder of a training model."""
+    return BahdanauEncoder(model), BahdanauDecoderStep(model)

@@ -1,0 +1,141 @@
+"""A small BERT (Devlin et al. 2019) in the sizes of Turc et al. (2019).
+
+`build_bert_backbone` returns `{"token_ids", "segment_ids"} →
+{"sequence_output", "pooled_output"}`. Two task models wrap the same
+backbone object, so pretrained weights move by passing it on:
+
+    backbone = build_bert_backbone(...)
+    BertMaskedLM(backbone).fit(...)          # masked-LM pretraining
+    BertClassifier(backbone, num_classes=2).fit(...)   # fine-tuning
+"""
+
+import keras
+from keras import ops
+
+from keras_attn import layers
+from keras_attn.validation import check_divisible, check_positive_int, check_rate
+
+
+def build_bert_backbone(
+    vocabulary_size=30522,
+    num_layers=2,
+    hidden_dim=128,
+    num_heads=2,
+    intermediate_dim=None,
+    max_length=128,
+    num_segments=2,
+    dropout=0.1,
+    name="bert_backbone",
+):
+    """Token + learned position + segment embeddings, then post-norm GELU
+    encoder blocks. `intermediate_dim` defaults to `4 * hidden_dim`."""
+    intermediate_dim = intermediate_dim or 4 * hidden_dim
+    for arg, value in (
+        ("vocabulary_size", vocabulary_size),
+        ("num_layers", num_layers),
+        ("hidden_dim", hidden_dim),
+        ("num_heads", num_heads),
+        ("intermediate_dim", intermediate_dim),
+        ("max_length", max_length),
+        ("num_segments", num_segments),
+    ):
+        check_positive_int(arg, value)
+    check_divisible("hidden_dim", hidden_dim, "num_heads", num_heads)
+    check_rate("dropout", dropout)
+
+    token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+    segment_ids = keras.Input((None,), dtype="int32", name="segment_ids")
+    embeddings = layers.TokenAndPositionEmbedding(vocabulary_size, max_length, hidden_dim, name="embeddings")
+    segments = keras.layers.Embedding(num_segments, hidden_dim, name="segment_embedding")
+    x = embeddings(token_ids) + segments(segment_ids)
+    x = keras.layers.Dropout(dropout)(keras.layers.LayerNormalization(epsilon=1e-12, name="embeddings_norm")(x))
+    padding_mask = ops.not_equal(token_ids, 0)
+    for i in range(num_layers):
+        x = layers.TransformerEncoderBlock(
+            num_heads,
+            intermediate_dim,
+            dropout=dropout,
+            activation="gelu",
+            layer_norm_epsilon=1e-12,
+            name=f"encoder_layer_{i}",
+        )(x, padding_mask=padding_mask)
+    pooled = keras.layers.Dense(hidden_dim, activation="tanh", name="pooler")(ops.take(x, 0, axis=1))
+    return keras.Model(
+        {"token_ids": token_ids, "segment_ids": segment_ids},
+        {"sequence_output": x, "pooled_output": pooled},
+        name=name,
+    )
+
+
+class _BertTask(keras.Model):
+    """Saves and reloads its backbone as a nested object, like keras-hub tasks."""
+
+    def get_config(self):
+        return {"backbone": keras.saving.serialize_keras_object(self.backbone), "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="keras_attn")
+class BertClassifier(_BertTask):
+    """The backbone's pooled `[CLS]` vector → dropout → logits.
+
+    Inputs: `{"token_ids", "segment_ids"}`; output: `(batch, num_classes)` logits.
+    """
+
+    def __init__(self, backbone, num_classes=2, dropout=0.1, name="bert_classifier", **kwargs):
+        check_positive_int("num_classes", num_classes)
+        check_rate("dropout", dropout)
+        inputs = {"token_ids": backbone.input["token_ids"], "segment_ids": backbone.input["segment_ids"]}
+        pooled = backbone(inputs)["pooled_output"]
+        logits = keras.layers.Dense(num_classes, name="logits")(keras.layers.Dropout(dropout)(pooled))
+        super().__init__(inputs=inputs, outputs=logits, name=name, **kwargs)
+        self.backbone = backbone
+        self.num_classes = num_classes
+        self.dropout = dropout
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes, "dropout": self.dropout}
+
+
+@keras.saving.register_keras_serializable(package="keras_attn")
+class BertMaskedLM(_BertTask):
+    """Masked-LM pretraining: predicts the tokens at `mask_positions`, with the
+    output projection tied to the token embedding.
+
+    Inputs: `{"token_ids", "segment_ids", "mask_positions"}`; output:
+    `(batch, predictions, vocabulary_size)` logits. Train with
+    `keras_attn.pretraining.MaskedLMDataset`.
+    """
+
+    def __init__(self, backbone, name="bert_masked_lm", **kwargs):
+        token_embedding = backbone.get_layer("embeddings").token_embedding
+        inputs = {
+            "token_ids": backbone.input["token_ids"],
+            "segment_ids": backbone.input["segment_ids"],
+            "mask_positions": keras.Input((None,), dtype="int32", name="mask_positions"),
+        }
+        sequence = backbone({"token_ids": inputs["token_ids"], "segment_ids": inputs["segment_ids"]})[
+            "sequence_output"
+        ]
+        head = layers.MaskedLMHead(token_embedding.input_dim, token_embedding=token_embedding, name="masked_lm_head")
+        logits = head(sequence, inputs["mask_positions"])
+        super().__init__(inputs=inputs, outputs=logits, name=name, **kwargs)
+        self.backbone = backbone
+
+
+def build_bert(head="classifier", num_classes=2, classifier_dropout=0.1, **backbone_config):
+    """A backbone with a task head: `"classifier"` (`BertClassifier`) or
+    `"masked_lm"` (`BertMaskedLM`). Other arguments go to `build_bert_backbone`."""
+    if head not in ("classifier", "masked_lm"):
+        raise ValueError(f"`head` must be one of ['classifier', 'masked_lm'], got {head!r}.")
+    check_positive_int("num_classes", num_classes)
+    check_rate("classifier_dropout", classifier_dropout)
+    backbone = build_bert_backbone(**backbone_config)
+    if head == "masked_lm":
+        return BertMaskedLM(backbone)
+    return BertClassifier(backbone, num_classes=num_classes, dropout=classifier_dropout)

@@ -1,0 +1,84 @@
+"""The masking procedure of BERT pretraining (Devlin et al. 2019, section 3.1)."""
+
+import keras
+import numpy as np
+
+from keras_attn.validation import check_positive_int, check_rate
+from keras_attn.vocabulary import MASK_ID, PAD_ID, RESERVED_TOKENS
+
+
+def mask_tokens(token_ids, vocabulary_size, rng, mask_rate=0.15, max_predictions=None):
+    """Chooses `mask_rate` of the real tokens of each row for prediction.
+
+    Of the chosen tokens, 80% become `[MASK]`, 10% a random token and 10%
+    stay unchanged. Reserved tokens ([PAD], [CLS], ...) are never chosen;
+    every row with a real token gets at least one prediction.
+
+    Returns a dict: `token_ids` (the corrupted input), `mask_positions`,
+    `mask_ids` (the original tokens there) and `mask_weights` (1 for a real
+    prediction, 0 for padding of the prediction slots), the last three of
+    shape `(batch, max_predictions)`.
+    """
+    check_rate("mask_rate", mask_rate)
+    token_ids = np.asarray(token_ids)
+    batch, length = token_ids.shape
+    if max_predictions is None:
+        max_predictions = max(1, int(np.ceil(length * mask_rate)))
+    check_positive_int("max_predictions", max_predictions)
+    candidates = token_ids >= len(RESERVED_TOKENS)
+    corrupted = token_ids.copy()
+    positions = np.zeros((batch, max_predictions), "int32")
+    labels = np.full((batch, max_predictions), PAD_ID, "int32")
+    weights = np.zeros((batch, max_predictions), "float32")
+    for row in range(batch):
+        eligible = np.flatnonzero(candidates[row])
+        if eligible.size == 0:
+            continue
+        count = min(max_predictions, max(1, int(round(eligible.size * mask_rate))))
+        chosen = np.sort(rng.choice(eligible, size=count, replace=False))
+        positions[row, :count] = chosen
+        labels[row, :count] = token_ids[row, chosen]
+        weights[row, :count] = 1.0
+        action = rng.random(count)
+        corrupted[row, chosen[action < 0.8]] = MASK_ID
+        swap = chosen[(action >= 0.8) & (action < 0.9)]
+        corrupted[row, swap] = rng.integers(len(RESERVED_TOKENS), vocabulary_size, size=swap.size)
+    return {
+        "token_ids": corrupted.astype("int32"),
+        "mask_positions": positions,
+        "mask_ids": labels,
+        "mask_weights": weights,
+    }
+
+
+class MaskedLMDataset(keras.utils.PyDataset):
+    """Batches for `BertMaskedLM.fit`, masked anew every epoch (dynamic masking).
+
+    Yields `(x, y, sample_weight)` with `x` the dict of the model's inputs.
+    """
+
+    def __init__(self, token_ids, vocabulary_size, batch_size=32, mask_rate=0.15, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.token_ids = np.asarray(token_ids, "int32")
+        self.vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.mask_rate = check_rate("mask_rate", mask_rate)
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self):
+        return int(np.ceil(len(self.token_ids) / self.batch_size))
+
+    def __getitem__(self, index):
+        rows = self.token_ids[index * self.batch_size : (index + 1) * self.batch_size]
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        masked = mask_tokens(rows, self.vocabulary_size, rng, self.mask_rate)
+        x = {
+            "token_ids": masked["token_ids"],
+            "segment_ids": np.zeros_like(rows),
+            "mask_positions": masked["mask_positions"],
+        }
+        return x, masked["mask_ids"], masked["mask_weights"]
+
+    def on_epoch_end(self):
+        self.epoch += 1

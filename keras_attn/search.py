@@ -1,0 +1,107 @@
+"""Greedy and beam search over any step-wise decoder. numpy only.
+
+A decoder is any object with
+- `encode(source_ids) → memory`: a dict of arrays whose first axis is the
+  batch (encoder outputs, recurrent state or key/value cache, ...);
+- `step(token_ids (b,), step: int, memory) → (logits (b, vocab),
+  attention (b, source_length), memory)`.
+
+The Keras models (`keras_attn.decoding`) and the exported ONNX and TFLite
+pieces (`keras_attn.runtime`) implement it, so one search serves all.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from keras_attn.vocabulary import END_ID, PAD_ID, START_ID
+
+
+@dataclasses.dataclass
+class DecodeResult:
+    """`tokens (batch, steps)` padded with 0 after `[END]`; `attention
+    (batch, steps, source_length)`; `scores (batch,)` the log-probability
+    (length-normalised for beam search)."""
+
+    tokens: np.ndarray
+    attention: np.ndarray
+    scores: np.ndarray
+
+
+def _log_softmax(logits):
+    logits = logits.astype("float64")
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def greedy_search(decoder, source_ids, max_length, start_id=START_ID, end_id=END_ID):
+    """Picks the most likely token at every step, until `[END]` or `max_length`."""
+    source_ids = np.asarray(source_ids, "int32")
+    batch = source_ids.shape[0]
+    memory = decoder.encode(source_ids)
+    tokens = np.full((batch,), start_id, "int32")
+    finished = np.zeros((batch,), bool)
+    scores = np.zeros((batch,))
+    outputs, attentions = [], []
+    for step in range(max_length):
+        logits, attention, memory = decoder.step(tokens, step, memory)
+        log_probs = _log_softmax(logits)
+        tokens = np.where(finished, PAD_ID, log_probs.argmax(-1)).astype("int32")
+        scores += np.where(finished, 0.0, log_probs.max(-1))
+        outputs.append(tokens)
+        attentions.append(np.where(finished[:, None], 0.0, attention))
+        finished |= tokens == end_id
+        if finished.all():
+            break
+    return DecodeResult(np.stack(outputs, 1), np.stack(attentions, 1), scores)
+
+
+def length_penalty(length, alpha):
+    """GNMT's `((5 + length) / 6) ** alpha` (Wu et al. 2016); alpha 0 turns it off."""
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+def beam_search(decoder, source_ids, max_length, beam_size=4, alpha=0.6, start_id=START_ID, end_id=END_ID):
+    """Keeps the `beam_size` best prefixes; returns the best finished one per row,
+    ranked by log-probability divided by `length_penalty(length, alpha)`."""
+    source_ids = np.asarray(source_ids, "int32")
+    batch = source_ids.shape[0]
+    memory = decoder.encode(np.repeat(source_ids, beam_size, axis=0))
+    scores = np.tile([0.0] + [-np.inf] * (beam_size - 1), (batch, 1))  # one live beam at first
+    tokens = np.full((batch * beam_size,), start_id, "int32")
+    finished = np.zeros((batch, beam_size), bool)
+    lengths = np.zeros((batch, beam_size), "int32")
+    history = np.zeros((batch, beam_size, 0), "int32")
+    attention_history = None
+    for step in range(max_length):
+        logits, attention, memory = decoder.step(tokens, step, memory)
+        log_probs = _log_softmax(logits).reshape(batch, beam_size, -1)
+        vocabulary_size = log_probs.shape[-1]
+        # A finished beam only extends with padding, at no cost.
+        log_probs[finished] = -np.inf
+        log_probs[finished, PAD_ID] = 0.0
+        candidates = (scores[:, :, None] + log_probs).reshape(batch, -1)
+        best = np.argsort(-candidates, axis=1, kind="stable")[:, :beam_size]
+        beam, token = best // vocabulary_size, (best % vocabulary_size).astype("int32")
+        rows = np.arange(batch)[:, None]
+        scores = candidates[rows, best]
+        was_finished = finished[rows, beam]
+        lengths = lengths[rows, beam] + ~was_finished
+        finished = was_finished | (token == end_id)
+        history = np.concatenate([history[rows, beam], token[:, :, None]], axis=2)
+        attention = attention.reshape(batch, beam_size, 1, -1)[rows, beam]
+        attention = np.where(was_finished[:, :, None, None], 0.0, attention)
+        attention_history = (
+            attention if attention_history is None
+            else np.concatenate([attention_history[rows, beam], attention], axis=2)
+        )
+        order = (rows * beam_size + beam).reshape(-1)
+        memory = {name: value[order] for name, value in memory.items()}
+        tokens = token.reshape(-1)
+        if finished.all():
+            break
+    normalized = scores / length_penalty(np.maximum(lengths, 1), alpha)
+    normalized = np.where(finished, normalized, normalized - 1e9)  # prefer finished hypotheses
+    choice = normalized.argmax(axis=1)
+    rows = np.arange(batch)
+    return DecodeResult(history[rows, choice], attention_history[rows, choice], normalized[rows, choice])

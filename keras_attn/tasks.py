@@ -1,0 +1,205 @@
+"""Built-in synthetic tasks, generated in code and deterministic from a seed.
+
+- `dates`: translate a human-written date ("sat 9 may 2018", "05/09/2018",
+  "may 9th, 2018") into ISO form ("2018-05-09"), character by character.
+  The alignment is easy to read in an attention plot: the year digits of the
+  output attend to the year in the input, and so on.
+- `sentiment`: label a sentence of filler, positive and negative words as
+  positive when its positive words outnumber its negative ones; "not" flips
+  the word after it, so the model must attend to word pairs.
+
+Both need no download and are the default tasks of `keras-attn train`.
+"""
+
+import dataclasses
+import datetime
+
+import numpy as np
+
+from keras_attn.vocabulary import CLS_ID, Vocabulary, pad_sequences
+
+MONTHS = ("january", "february", "march", "april", "may", "june", "july",
+          "august", "september", "october", "november", "december")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _ordinal(day):
+    suffix = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{suffix}"
+
+
+_DATE_FORMATS = (
+    lambda d: f"{d.day} {MONTHS[d.month - 1]} {d.year}",
+    lambda d: f"{MONTHS[d.month - 1]} {d.day}, {d.year}",
+    lambda d: f"{MONTHS[d.month - 1][:3]} {_ordinal(d.day)} {d.year}",
+    lambda d: f"{WEEKDAYS[d.weekday()]} {d.day} {MONTHS[d.month - 1]} {d.year}",
+    lambda d: f"{WEEKDAYS[d.weekday()][:3]}, {MONTHS[d.month - 1][:3]} {d.day} {d.year}",
+    lambda d: f"the {_ordinal(d.day)} of {MONTHS[d.month - 1]} {d.year}",
+    lambda d: f"{d.month:02d}/{d.day:02d}/{d.year}",
+    lambda d: f"{d.day}.{d.month}.{d.year % 100:02d}",
+    lambda d: f"{d.year}.{d.month:02d}.{d.day:02d}",
+)
+_DATE_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789 ,./-"
+
+POSITIVE_WORDS = ("good", "great", "fine", "lovely", "superb", "fun", "moving", "clever", "warm", "bright")
+NEGATIVE_WORDS = ("bad", "dull", "awful", "boring", "weak", "poor", "messy", "flat", "cold", "tired")
+FILLER_WORDS = ("the", "film", "plot", "a", "was", "and", "acting", "very", "it", "is", "story", "cast",
+                "but", "quite", "ending", "music", "this", "really", "scenes", "of")
+NEGATION = "not"
+
+
+@dataclasses.dataclass
+class TranslationTask:
+    """Token-id arrays for a sequence-to-sequence task.
+
+    `splits[name] = (source_ids, target_ids)`, right-padded int32; targets
+    start with `[START]` and end with `[END]`.
+    """
+
+    name: str
+    source_vocabulary: Vocabulary
+    target_vocabulary: Vocabulary
+    splits: dict
+    examples: dict  # split name → list of (source text, target text)
+
+    def model_inputs(self, split):
+        """`(x, y)` for teacher forcing: the decoder reads `target[:-1]` and predicts `target[1:]`."""
+        source, target = self.splits[split]
+        x = {"encoder_token_ids": source, "decoder_token_ids": target[:, :-1]}
+        return x, target[:, 1:]
+
+    @property
+    def max_source_length(self):
+        return max(s.shape[1] for s, _ in self.splits.values())
+
+    @property
+    def max_target_length(self):
+        return max(t.shape[1] for _, t in self.splits.values())
+
+    def model_overrides(self):
+        """The zoo overrides that size a seq2seq model to this task."""
+        return {
+            "source_vocabulary_size": len(self.source_vocabulary),
+            "target_vocabulary_size": len(self.target_vocabulary),
+            "max_source_length": self.max_source_length,
+            "max_target_length": self.max_target_length,
+        }
+
+
+@dataclasses.dataclass
+class ClassificationTask:
+    """`splits[name] = (token_ids, labels)`; token ids start with `[CLS]`."""
+
+    name: str
+    vocabulary: Vocabulary
+    num_classes: int
+    splits: dict
+    examples: dict  # split name → list of (text, label)
+
+    @property
+    def max_length(self):
+        return max(ids.shape[1] for ids, _ in self.splits.values())
+
+    def model_overrides(self):
+        return {
+            "vocabulary_size": len(self.vocabulary),
+            "max_length": self.max_length,
+            "num_classes": self.num_classes,
+        }
+
+
+def _split_sizes(num_examples):
+    validation = max(1, num_examples // 10)
+    return {"train": num_examples - 2 * validation, "validation": validation, "test": validation}
+
+
+def _generate_unique(make_example, num_examples, rng):
+    """Draws examples until `num_examples` distinct ones exist, so no input is in two splits."""
+    seen = {}
+    attempts = 0
+    while len(seen) < num_examples:
+        attempts += 1
+        if attempts > 20 * num_examples:
+            raise ValueError(f"Cannot draw {num_examples} distinct examples; ask for fewer.")
+        source, target = make_example(rng)
+        seen.setdefault(source, target)
+    return list(seen.items())
+
+
+def _assign_splits(pairs, num_examples):
+    splits, start = {}, 0
+    for name, size in _split_sizes(num_examples).items():
+        splits[name] = pairs[start : start + size]
+        start += size
+    return splits
+
+
+def dates(num_examples=20000, seed=0):
+    """The date-normalisation translation task."""
+    rng = np.random.default_rng(seed)
+    first = datetime.date(1950, 1, 1).toordinal()
+    last = datetime.date(2049, 12, 31).toordinal()
+
+    def make_example(rng):
+        day = datetime.date.fromordinal(int(rng.integers(first, last + 1)))
+        fmt = _DATE_FORMATS[int(rng.integers(len(_DATE_FORMATS)))]
+        return fmt(day), day.isoformat()
+
+    examples = _assign_splits(_generate_unique(make_example, num_examples, rng), num_examples)
+    source_vocabulary = Vocabulary.from_tokens(_DATE_CHARACTERS)
+    target_vocabulary = Vocabulary.from_tokens("0123456789-")
+    source_length = max(len(s) for pairs in examples.values() for s, _ in pairs)
+    target_length = 10 + 2
+    splits = {
+        name: (
+            pad_sequences([source_vocabulary.encode(s) for s, _ in pairs], source_length),
+            pad_sequences([target_vocabulary.encode(t, add_start_end=True) for _, t in pairs], target_length),
+        )
+        for name, pairs in examples.items()
+    }
+    return TranslationTask("dates", source_vocabulary, target_vocabulary, splits, examples)
+
+
+def sentiment(num_examples=20000, seed=0, max_words=16):
+    """The synthetic sentiment classification task."""
+    rng = np.random.default_rng(seed)
+
+    def make_example(rng):
+        while True:
+            words, score = [], 0
+            for _ in range(int(rng.integers(4, max_words + 1))):
+                kind = rng.random()
+                if kind < 0.6:
+                    words.append(FILLER_WORDS[int(rng.integers(len(FILLER_WORDS)))])
+                    continue
+                polarity = 1 if kind < 0.8 else -1
+                if len(words) < max_words - 1 and rng.random() < 0.25:
+                    words.append(NEGATION)
+                    polarity = -polarity
+                pool = POSITIVE_WORDS if kind < 0.8 else NEGATIVE_WORDS
+                words.append(pool[int(rng.integers(len(pool)))])
+                score += polarity
+            if score != 0:
+                return " ".join(words), int(score > 0)
+
+    examples = _assign_splits(_generate_unique(make_example, num_examples, rng), num_examples)
+    vocabulary = Vocabulary.from_tokens(FILLER_WORDS + POSITIVE_WORDS + NEGATIVE_WORDS + (NEGATION,))
+    length = 1 + max(len(s.split()) for pairs in examples.values() for s, _ in pairs)
+    splits = {
+        name: (
+            pad_sequences([[CLS_ID] + vocabulary.encode(s.split()) for s, _ in pairs], length),
+            np.array([label for _, label in pairs], dtype="int32"),
+        )
+        for name, pairs in examples.items()
+    }
+    return ClassificationTask("sentiment", vocabulary, 2, splits, examples)
+
+
+TASKS = {"dates": dates, "sentiment": sentiment}
+
+
+def load(name, num_examples=20000, seed=0):
+    """Builds a built-in task by name."""
+    if name not in TASKS:
+        raise ValueError(f"Unknown task {name!r}; the built-in tasks are {sorted(TASKS)}.")
+    return TASKS[name](num_examples=num_examples, seed=seed)

@@ -1,0 +1,169 @@
+"""Presets: every zoo model by name, built in one line.
+
+>>> import keras_attn
+>>> keras_attn.zoo.names()[:3]
+['bahdanau', 'bert-mini', 'bert-small']
+>>> keras_attn.zoo.config("transformer-base")["hidden_dim"]
+512
+"""
+
+import copy
+import dataclasses
+import inspect
+
+from keras_attn.models.bahdanau import build_bahdanau
+from keras_attn.models.bert import build_bert, build_bert_backbone
+from keras_attn.models.transformer import build_transformer
+from keras_attn.models.transformer_classifier import build_transformer_classifier
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    family: str  # "seq2seq", "bert" or "classifier": how it trains and decodes
+    builder: object
+    description: str
+    config: dict
+    default_task: str
+    warmup: bool = True  # train with the warm-up schedule (the Transformers do)
+
+
+def _bert(num_layers, hidden_dim, num_heads, size):
+    return Preset(
+        "bert",
+        build_bert,
+        f"BERT-{size} of Turc et al. 2019 ({num_layers} layers, hidden {hidden_dim}, {num_heads} heads): "
+        "masked-LM pretraining (head='masked_lm'), then fine-tuning (head='classifier').",
+        {
+            "head": "classifier",
+            "num_classes": 2,
+            "classifier_dropout": 0.1,
+            "vocabulary_size": 30522,
+            "num_layers": num_layers,
+            "hidden_dim": hidden_dim,
+            "num_heads": num_heads,
+            "intermediate_dim": 4 * hidden_dim,
+            "max_length": 128,
+            "num_segments": 2,
+            "dropout": 0.1,
+        },
+        "sentiment",
+    )
+
+
+PRESETS = {
+    "bahdanau": Preset(
+        "seq2seq",
+        build_bahdanau,
+        "RNN encoder-decoder with Bahdanau additive attention: bidirectional GRU encoder, "
+        "GRU decoder attending at every step.",
+        {
+            "source_vocabulary_size": 8000,
+            "target_vocabulary_size": 8000,
+            "embedding_dim": 256,
+            "units": 512,
+            "dropout": 0.1,
+        },
+        "dates",
+        warmup=False,
+    ),
+    "transformer": Preset(
+        "seq2seq",
+        build_transformer,
+        "Transformer encoder-decoder (Vaswani et al. 2017), small: 3+3 layers, d_model 256, 8 heads, "
+        "pre-norm (trains stably in few steps).",
+        {
+            "source_vocabulary_size": 8000,
+            "target_vocabulary_size": 8000,
+            "max_source_length": 64,
+            "max_target_length": 64,
+            "hidden_dim": 256,
+            "num_layers": 3,
+            "num_heads": 8,
+            "intermediate_dim": 1024,
+            "dropout": 0.1,
+            "activation": "relu",
+            "position_encoding": "sinusoidal",
+            "norm_first": True,
+        },
+        "dates",
+    ),
+    "transformer-base": Preset(
+        "seq2seq",
+        build_transformer,
+        "Transformer base of Vaswani et al. 2017: 6+6 layers, d_model 512, 8 heads, feed-forward 2048.",
+        {
+            "source_vocabulary_size": 16000,
+            "target_vocabulary_size": 16000,
+            "max_source_length": 128,
+            "max_target_length": 128,
+            "hidden_dim": 512,
+            "num_layers": 6,
+            "num_heads": 8,
+            "intermediate_dim": 2048,
+            "dropout": 0.1,
+            "activation": "relu",
+            "position_encoding": "sinusoidal",
+            "norm_first": False,
+        },
+        "dates",
+    ),
+    "bert-tiny": _bert(2, 128, 2, "Tiny"),
+    "bert-mini": _bert(4, 256, 4, "Mini"),
+    "bert-small": _bert(4, 512, 8, "Small"),
+    "transformer-classifier": Preset(
+        "classifier",
+        build_transformer_classifier,
+        "Encoder-only Transformer text classifier of the Keras example: token+position embedding, "
+        "one Transformer block, masked global average pooling, dense layers.",
+        {
+            "vocabulary_size": 20000,
+            "max_length": 200,
+            "embedding_dim": 32,
+            "num_heads": 2,
+            "intermediate_dim": 32,
+            "hidden_units": 20,
+            "num_classes": 2,
+            "dropout": 0.1,
+        },
+        "sentiment",
+    ),
+}
+
+
+def names():
+    """Every preset name, sorted."""
+    return sorted(PRESETS)
+
+
+def preset(name):
+    if name not in PRESETS:
+        raise ValueError(f"Unknown model {name!r}; the zoo has {names()}.")
+    return PRESETS[name]
+
+
+def config(name):
+    """A copy of the preset's full configuration (the builder's keyword arguments)."""
+    return copy.deepcopy(preset(name).config)
+
+
+def accepted_keys(name):
+    spec = preset(name)
+    parameters = set(inspect.signature(spec.builder).parameters) - {"name", "backbone_config"}
+    if spec.builder is build_bert:
+        parameters |= set(inspect.signature(build_bert_backbone).parameters) - {"name"}
+    return sorted(parameters)
+
+
+def build(name, **overrides):
+    """Builds preset `name` with `overrides` applied to its config.
+
+    Raises `ValueError` before building anything if the name or an override
+    key is unknown, or if the values conflict.
+    """
+    spec = preset(name)
+    unknown = sorted(set(overrides) - set(accepted_keys(name)))
+    if unknown:
+        raise ValueError(
+            f"Unknown override(s) {unknown} for {name!r}; accepted keys: {accepted_keys(name)}."
+        )
+    return spec.builder(**{**spec.config, **overrides})

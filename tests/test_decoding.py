@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+from keras_attn import decoding, search, zoo
+from keras_attn.vocabulary import END_ID, PAD_ID, START_ID
+from tests.conftest import random_ids
+
+
+class TableDecoder:
+    """A decoder whose next-token distribution depends only on the previous token."""
+
+    def __init__(self, table):
+        self.table = np.log(np.asarray(table, "float64"))
+
+    def encode(self, source_ids):
+        return {"source": np.asarray(source_ids)}
+
+    def step(self, token_ids, step, memory):
+        logits = self.table[token_ids]
+        return logits, np.ones((len(token_ids), memory["source"].shape[1])) / memory["source"].shape[1], memory
+
+
+def table(rows):
+    """rows: {previous token: {next token: probability}} over a vocabulary of 8."""
+    t = np.full((8, 8), 1e-9)
+    for prev, nexts in rows.items():
+        for nxt, p in nexts.items():
+            t[prev, nxt] = p
+    return t / t.sum(1, keepdims=True)
+
+
+def test_beam_search_finds_what_greedy_misses():
+    # Greedy takes 4 (0.6) then is stuck with 0.5 * 0.5; 5 (0.4) leads to END with 1.0.
+    decoder = TableDecoder(table({START_ID: {4: 0.6, 5: 0.4}, 4: {6: 0.5, 7: 0.5}, 5: {END_ID: 1.0},
+                                  6: {END_ID: 1.0}, 7: {END_ID: 1.0}, END_ID: {END_ID: 1.0}}))
+    source = np.ones((1, 3), "int32")
+    greedy = search.greedy_search(decoder, source, max_length=5)
+    assert greedy.tokens[0].tolist()[:3] == [4, 6, END_ID]
+    beam = search.beam_search(decoder, source, max_length=5, beam_size=2, alpha=0.0)
+    assert beam.tokens[0].tolist()[:2] == [5, END_ID]
+    assert np.all(beam.tokens[0, 2:] == PAD_ID)
+    assert beam.scores[0] == pytest.approx(np.log(0.4), abs=1e-6)
+
+
+def test_length_normalisation_can_prefer_longer_outputs():
+    # "END" has probability 0.5; "4 5 END" 0.5 * 0.9 * 0.9 = 0.405, less in
+    # total but more per token.
+    decoder = TableDecoder(table({START_ID: {END_ID: 0.5, 4: 0.5}, 4: {5: 0.9, END_ID: 0.1},
+                                  5: {END_ID: 0.9, 6: 0.1}, 6: {END_ID: 1.0}, END_ID: {END_ID: 1.0}}))
+    source = np.ones((1, 2), "int32")
+    plain = search.beam_search(decoder, source, max_length=6, beam_size=3, alpha=0.0)
+    normalised = search.beam_search(decoder, source, max_length=6, beam_size=3, alpha=2.0)
+    plain_length = int((plain.tokens[0] != PAD_ID).sum())
+    normalised_length = int((normalised.tokens[0] != PAD_ID).sum())
+    assert (plain_length, normalised_length) == (1, 3)
+
+
+@pytest.mark.parametrize("name", ["bahdanau", "transformer"])
+def test_keras_greedy_equals_beam_of_one(name, rng):
+    overrides = dict(source_vocabulary_size=30, target_vocabulary_size=20)
+    if name == "transformer":
+        overrides.update(hidden_dim=16, num_layers=1, num_heads=2, intermediate_dim=16, max_target_length=9)
+    else:
+        overrides.update(embedding_dim=8, units=8)
+    model = zoo.build(name, **overrides)
+    source = random_ids(rng, (3, 6), 30, lengths=[6, 3, 5])
+    greedy = decoding.greedy_decode(model, source, max_length=8)
+    beam = decoding.beam_decode(model, source, beam_size=1, alpha=0.0, max_length=8)
+    np.testing.assert_array_equal(greedy.tokens, beam.tokens)
+    assert greedy.attention.shape == (3, greedy.tokens.shape[1], 6)
+    assert np.all(greedy.attention[1, :, 3:] == 0)
+    wide = decoding.beam_decode(model, source, beam_size=3, max_length=8)
+    assert wide.tokens.shape[0] == 3
+
+
+def test_decoding_refuses_a_classifier():
+    with pytest.raises(ValueError, match="not a keras-attn seq2seq model"):
+        decoding.greedy_decode(zoo.build("transformer-classifier", vocabulary_size=10), np.ones((1, 3)))

@@ -1,0 +1,176 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_attn import layers
+from tests.conftest import pad_right
+
+
+def reload_layer(layer):
+    return layer.__class__.from_config(layer.get_config())
+
+
+class TestBahdanauAttention:
+    def test_matches_the_additive_score_formula(self, rng):
+        attention = layers.BahdanauAttention(units=5)
+        query = rng.normal(size=(2, 3, 4)).astype("float32")
+        keys = rng.normal(size=(2, 6, 7)).astype("float32")
+        context, weights = attention(query, keys, return_attention_scores=True)
+        W1 = keras.ops.convert_to_numpy(attention.query_projection.kernel)
+        W2 = keras.ops.convert_to_numpy(attention.key_projection.kernel)
+        v = keras.ops.convert_to_numpy(attention.score_projection.kernel)[:, 0]
+        scores = np.tanh((query @ W1)[:, :, None, :] + (keys @ W2)[:, None, :, :]) @ v
+        expected = np.exp(scores) / np.exp(scores).sum(-1, keepdims=True)
+        np.testing.assert_allclose(weights, expected, atol=1e-5)
+        np.testing.assert_allclose(context, expected @ keys, atol=1e-5)
+
+    def test_padded_keys_get_zero_weight_and_change_nothing(self, rng):
+        attention = layers.BahdanauAttention(units=8)
+        query = rng.normal(size=(2, 3, 4)).astype("float32")
+        keys = rng.normal(size=(2, 5, 4)).astype("float32")
+        mask = np.array([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]])
+        context, weights = attention(query, keys, keys_mask=mask, return_attention_scores=True)
+        weights = np.asarray(weights)
+        assert np.all(weights[1, :, 2:] == 0)
+        np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-6)
+        # Extra padded keys with arbitrary contents leave the context unchanged.
+        noisy_keys = np.concatenate([keys, rng.normal(size=(2, 4, 4)).astype("float32")], axis=1)
+        context_padded = attention(query, noisy_keys, keys_mask=pad_right(mask, 4))
+        np.testing.assert_allclose(context_padded, context, atol=1e-6)
+
+    def test_config_round_trip_and_validation(self):
+        layer = layers.BahdanauAttention(units=3, name="attn")
+        assert reload_layer(layer).get_config() == layer.get_config()
+        with pytest.raises(ValueError, match="`units`"):
+            layers.BahdanauAttention(units=0)
+
+
+class TestPositionEmbedding:
+    def test_sinusoidal_matches_vaswani_formula(self):
+        table = layers.sinusoidal_table(50, 16)
+        pos, i = 7, 3
+        assert table[pos, 2 * i] == pytest.approx(np.sin(pos / 10000 ** (2 * i / 16)), abs=1e-6)
+        assert table[pos, 2 * i + 1] == pytest.approx(np.cos(pos / 10000 ** (2 * i / 16)), abs=1e-6)
+
+    @pytest.mark.parametrize("encoding", ["learned", "sinusoidal"])
+    def test_explicit_positions_select_the_same_rows(self, encoding):
+        layer = layers.PositionEmbedding(10, encoding=encoding)
+        inputs = np.zeros((2, 6, 8), "float32")
+        every = np.asarray(layer(inputs))
+        picked = np.asarray(layer(inputs[:, :1], positions=np.array([[4], [2]])))
+        np.testing.assert_allclose(picked[:, 0], every[0, [4, 2]])
+
+    def test_validation(self):
+        with pytest.raises(ValueError, match="`encoding`"):
+            layers.PositionEmbedding(10, encoding="rotary")
+        with pytest.raises(ValueError, match="`sequence_length`"):
+            layers.PositionEmbedding(-1)
+
+
+def reference_attention(query, value, layer, mask):
+    numpy = keras.ops.convert_to_numpy
+    heads, dim = layer.num_heads, layer.key_dim
+
+    def project(x, dense):
+        y = x @ numpy(dense.kernel) + numpy(dense.bias)
+        return y.reshape(x.shape[0], x.shape[1], heads, dim).transpose(0, 2, 1, 3)
+
+    q, k, v = project(query, layer.query_dense), project(value, layer.key_dense), project(value, layer.value_dense)
+    scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(dim)
+    scores = np.where(mask, scores, -np.inf)
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    out = (weights @ v).transpose(0, 2, 1, 3).reshape(query.shape[0], query.shape[1], heads * dim)
+    return out @ numpy(layer.output_dense.kernel) + numpy(layer.output_dense.bias)
+
+
+class TestMultiHeadAttention:
+    def test_matches_reference_with_padding_and_causal_masks(self, rng):
+        layer = layers.MultiHeadAttention(num_heads=2, key_dim=3)
+        x = rng.normal(size=(2, 5, 6)).astype("float32")
+        padding = np.array([[1] * 5, [1, 1, 1, 0, 0]])
+        out = layer(x, x, padding_mask=padding, use_causal_mask=True)
+        mask = padding[:, None, None, :].astype(bool) & np.tril(np.ones((5, 5), bool))[None, None]
+        np.testing.assert_allclose(out, reference_attention(x, x, layer, mask), atol=1e-5)
+
+    def test_causal_attention_never_sees_the_future(self, rng):
+        layer = layers.MultiHeadAttention(num_heads=2, key_dim=4)
+        x = rng.normal(size=(1, 6, 8)).astype("float32")
+        changed = x.copy()
+        changed[:, 4:] = rng.normal(size=(1, 2, 8))
+        a = np.asarray(layer(x, x, use_causal_mask=True))
+        b = np.asarray(layer(changed, changed, use_causal_mask=True))
+        np.testing.assert_allclose(a[:, :4], b[:, :4], atol=1e-6)
+        assert not np.allclose(a[:, 4:], b[:, 4:])
+
+    def test_cached_steps_equal_full_causal_attention(self, rng):
+        layer = layers.MultiHeadAttention(num_heads=2, key_dim=4)
+        x = rng.normal(size=(2, 5, 8)).astype("float32")
+        full = np.asarray(layer(x, x, use_causal_mask=True))
+        cache = np.zeros((2, 7, 2 * 8), "float32")  # room for more steps than used
+        for t in range(5):
+            out, cache = layer(x[:, t : t + 1], x[:, t : t + 1], cache=cache, cache_index=np.full((2,), t))
+            np.testing.assert_allclose(out[:, 0], full[:, t], atol=1e-5)
+
+    def test_weights_over_padding_are_zero(self, rng):
+        layer = layers.MultiHeadAttention(num_heads=2, key_dim=2)
+        x = rng.normal(size=(2, 4, 4)).astype("float32")
+        _, weights = layer(x, x, padding_mask=np.array([[1, 1, 1, 1], [1, 0, 0, 0]]), return_attention_scores=True)
+        weights = np.asarray(weights)
+        assert np.all(weights[1, :, :, 1:] == 0)
+        np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-6)
+
+
+class TestTransformerBlocks:
+    @pytest.mark.parametrize("norm_first", [False, True])
+    def test_encoder_padding_invariance(self, rng, norm_first):
+        block = layers.TransformerEncoderBlock(2, 16, norm_first=norm_first)
+        x = rng.normal(size=(2, 5, 8)).astype("float32")
+        mask = np.array([[1] * 5, [1, 1, 1, 0, 0]])
+        out = np.asarray(block(x, padding_mask=mask))
+        longer = np.concatenate([x, rng.normal(size=(2, 3, 8)).astype("float32")], axis=1)
+        out_longer = np.asarray(block(longer, padding_mask=pad_right(mask, 3)))
+        np.testing.assert_allclose(out_longer[0, :5], out[0], atol=1e-5)
+        np.testing.assert_allclose(out_longer[1, :3], out[1, :3], atol=1e-5)
+
+    @pytest.mark.parametrize("norm_first", [False, True])
+    def test_decoder_is_causal_and_masks_the_source(self, rng, norm_first):
+        block = layers.TransformerDecoderBlock(2, 16, norm_first=norm_first)
+        y = rng.normal(size=(1, 6, 8)).astype("float32")
+        source = rng.normal(size=(1, 4, 8)).astype("float32")
+        mask = np.array([[1, 1, 0, 0]])
+        out = np.asarray(block(y, source, encoder_padding_mask=mask))
+        future = y.copy()
+        future[:, 3:] += 1.0
+        np.testing.assert_allclose(np.asarray(block(future, source, encoder_padding_mask=mask))[:, :3], out[:, :3], atol=1e-5)
+        other_padding = source.copy()
+        other_padding[:, 2:] = 5.0
+        np.testing.assert_allclose(block(y, other_padding, encoder_padding_mask=mask), out, atol=1e-5)
+
+    def test_config_round_trip_and_validation(self):
+        for cls in (layers.TransformerEncoderBlock, layers.TransformerDecoderBlock):
+            block = cls(4, 32, dropout=0.2, activation="gelu", norm_first=True, layer_norm_epsilon=1e-6)
+            assert reload_layer(block).get_config() == block.get_config()
+        with pytest.raises(ValueError, match="not divisible by `num_heads`=3"):
+            layers.TransformerEncoderBlock(3, 16)(np.ones((1, 2, 8)))
+        with pytest.raises(ValueError, match="`dropout`"):
+            layers.TransformerEncoderBlock(2, 16, dropout=1.5)
+
+
+class TestMaskedLMHead:
+    def test_tied_head_projects_onto_the_embedding_matrix(self, rng):
+        embedding = keras.layers.Embedding(20, 8)
+        embedding.build((None,))
+        head = layers.MaskedLMHead(20, token_embedding=embedding)
+        hidden = rng.normal(size=(2, 5, 8)).astype("float32")
+        positions = np.array([[0, 3], [4, 1]])
+        logits = np.asarray(head(hidden, positions))
+        transform = np.asarray(head.norm(head.dense(hidden[np.arange(2)[:, None], positions])))
+        expected = transform @ keras.ops.convert_to_numpy(embedding.embeddings).T
+        np.testing.assert_allclose(logits, expected, atol=1e-5)
+        assert len(head.trainable_weights) == len(embedding.trainable_weights) + 5  # dense 2, norm 2, bias
+
+    def test_vocabulary_mismatch_is_refused(self):
+        embedding = keras.layers.Embedding(20, 8)
+        with pytest.raises(ValueError, match="`vocabulary_size` is 30"):
+            layers.MaskedLMHead(30, token_embedding=embedding)

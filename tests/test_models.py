@@ -1,0 +1,83 @@
+"""Masks are real at the model level: padding and the future change nothing."""
+
+import numpy as np
+import pytest
+
+from keras_attn import decoding, zoo
+from tests.conftest import pad_right, random_ids
+
+SEQ2SEQ = {
+    "bahdanau": dict(source_vocabulary_size=40, target_vocabulary_size=30, embedding_dim=8, units=16),
+    "transformer": dict(
+        source_vocabulary_size=40, target_vocabulary_size=30, hidden_dim=16, num_layers=2,
+        num_heads=2, intermediate_dim=32, max_source_length=16, max_target_length=12,
+    ),
+    "transformer-base": dict(
+        source_vocabulary_size=40, target_vocabulary_size=30, hidden_dim=16, num_layers=2,
+        num_heads=2, intermediate_dim=32, max_source_length=16, max_target_length=12,
+    ),
+}
+
+
+def seq2seq_batch(rng):
+    source = random_ids(rng, (3, 7), 40, lengths=[7, 4, 2])
+    target = random_ids(rng, (3, 6), 30, lengths=[6, 3, 5])
+    return source, target
+
+
+def forward(model, source, target):
+    return np.asarray(model({"encoder_token_ids": source, "decoder_token_ids": target}))
+
+
+@pytest.mark.parametrize("name", sorted(SEQ2SEQ))
+def test_seq2seq_padding_and_causality(name, rng):
+    model = zoo.build(name, dropout=0.0, **SEQ2SEQ[name])
+    source, target = seq2seq_batch(rng)
+    logits = forward(model, source, target)
+    real_target = target != 0
+
+    # Extra source padding: no change anywhere.
+    np.testing.assert_allclose(forward(model, pad_right(source, 5), target), logits, atol=1e-5)
+    # Extra target padding: no change at real target positions.
+    longer = forward(model, source, pad_right(target, 3))[:, :6]
+    np.testing.assert_allclose(longer[real_target], logits[real_target], atol=1e-5)
+    # A different future token: no change before it.
+    changed = target.copy()
+    changed[:, 3] = 9
+    np.testing.assert_allclose(forward(model, source, changed)[:, :3], logits[:, :3], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(SEQ2SEQ))
+def test_step_decoder_reproduces_teacher_forcing(name, rng):
+    model = zoo.build(name, dropout=0.0, **SEQ2SEQ[name])
+    source, target = seq2seq_batch(rng)
+    target[:] = np.where(target == 0, 8, target)  # every position real
+    logits = forward(model, source, target)
+    decoder = decoding.KerasDecoder(model)
+    memory = decoder.encode(source)
+    for step in range(target.shape[1]):
+        step_logits, attention, memory = decoder.step(target[:, step], step, memory)
+        np.testing.assert_allclose(step_logits, logits[:, step], atol=1e-4)
+        # attention over padded source tokens is zero, the rest sums to 1
+        assert np.all(attention[source == 0] == 0)
+        np.testing.assert_allclose(attention.sum(-1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "name,overrides",
+    [
+        ("bert-tiny", dict(vocabulary_size=50, hidden_dim=16, num_heads=2, intermediate_dim=32, max_length=16)),
+        ("transformer-classifier", dict(vocabulary_size=50, max_length=16)),
+    ],
+)
+def test_classifier_padding_invariance(name, overrides, rng):
+    model = zoo.build(name, dropout=0.0, **overrides)
+    ids = random_ids(rng, (3, 8), 50, lengths=[8, 5, 2])
+    ids[:, 0] = 4
+
+    def run(token_ids):
+        if name.startswith("bert"):
+            return np.asarray(model({"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids)}))
+        return np.asarray(model(token_ids))
+
+    np.testing.assert_allclose(run(pad_right(ids, 6)), run(ids), atol=1e-5)

@@ -1,0 +1,42 @@
+import datetime
+
+import numpy as np
+
+from keras_attn import tasks
+from keras_attn.tasks import NEGATION, POSITIVE_WORDS
+from keras_attn.vocabulary import CLS_ID, END_ID, START_ID
+
+
+def test_tasks_are_deterministic_from_the_seed():
+    a, b, c = tasks.dates(300, seed=3), tasks.dates(300, seed=3), tasks.dates(300, seed=4)
+    np.testing.assert_array_equal(a.splits["train"][0], b.splits["train"][0])
+    assert a.examples["train"] != c.examples["train"]
+
+
+def test_splits_are_disjoint():
+    for task in (tasks.dates(500), tasks.sentiment(500)):
+        seen = [set(text for text, _ in task.examples[name]) for name in ("train", "validation", "test")]
+        assert not (seen[0] & seen[1]) and not (seen[0] & seen[2]) and not (seen[1] & seen[2])
+
+
+def test_date_targets_are_the_iso_form_of_the_source():
+    task = tasks.dates(200)
+    source, target = task.splits["train"]
+    for (text, iso), ids in zip(task.examples["train"], target):
+        assert ids[0] == START_ID and END_ID in ids
+        assert "".join(task.target_vocabulary.decode(ids)) == iso
+        day = datetime.date.fromisoformat(iso)
+        assert str(day.day) in text and (str(day.year) in text or f"{day.year % 100:02d}" in text)
+
+
+def test_sentiment_labels_follow_the_rule():
+    task = tasks.sentiment(300)
+    for text, label in task.examples["train"]:
+        words, score = text.split(), 0
+        for i, word in enumerate(words):
+            if word == NEGATION:
+                continue
+            polarity = 1 if word in POSITIVE_WORDS else -1 if word in tasks.NEGATIVE_WORDS else 0
+            score += -polarity if i and words[i - 1] == NEGATION else polarity
+        assert label == int(score > 0)
+    assert np.all(task.splits["train"][0][:, 0] == CLS_ID)

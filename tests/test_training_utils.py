@@ -1,0 +1,75 @@
+"""Losses, metrics, the learning-rate schedule and BERT's masking procedure."""
+
+import numpy as np
+import pytest
+
+from keras_attn.losses import MaskedSparseCategoricalCrossentropy
+from keras_attn.metrics import MaskedAccuracy
+from keras_attn.pretraining import MaskedLMDataset, mask_tokens
+from keras_attn.schedules import WarmupInverseSqrtSchedule
+from keras_attn.vocabulary import MASK_ID, RESERVED_TOKENS
+
+
+def log_softmax(x):
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def test_loss_is_the_mean_over_real_tokens_whatever_the_padding(rng):
+    logits = rng.normal(size=(2, 4, 6)).astype("float32")
+    labels = np.array([[3, 4, 5, 0], [2, 0, 0, 0]])
+    real = labels != 0
+    expected = -log_softmax(logits)[np.arange(2)[:, None], np.arange(4), labels][real].mean()
+    loss = MaskedSparseCategoricalCrossentropy()
+    assert float(loss(labels, logits)) == pytest.approx(expected, rel=1e-5)
+    padded_logits = np.concatenate([logits, rng.normal(size=(2, 5, 6)).astype("float32")], axis=1)
+    padded_labels = np.concatenate([labels, np.zeros((2, 5), int)], axis=1)
+    assert float(loss(padded_labels, padded_logits)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_masked_accuracy_ignores_padding():
+    metric = MaskedAccuracy()
+    labels = np.array([[1, 2, 0, 0]])
+    predictions = np.eye(3, dtype="float32")[[[1, 1, 0, 0]]]  # padding predicted "right" by chance
+    metric.update_state(labels, predictions)
+    assert float(metric.result()) == pytest.approx(0.5)
+
+
+def test_schedule_follows_vaswani_equation_3():
+    schedule = WarmupInverseSqrtSchedule(d_model=512, warmup_steps=4000)
+    for step in (1, 100, 4000, 20000):
+        expected = 512**-0.5 * min(step**-0.5, step * 4000**-1.5)
+        assert float(schedule(step - 1)) == pytest.approx(expected, rel=1e-5)
+    assert float(schedule(3999)) > float(schedule(100)) and float(schedule(3999)) > float(schedule(20000))
+
+
+def test_masking_rates_follow_bert(rng):
+    vocabulary_size = 1000
+    ids = rng.integers(len(RESERVED_TOKENS), vocabulary_size, (2000, 40)).astype("int32")
+    ids[:, 0] = 4  # [CLS]
+    ids[:, 30:] = 0  # padding
+    out = mask_tokens(ids, vocabulary_size, rng)
+    chosen = out["mask_weights"] > 0
+    rows = np.nonzero(chosen)[0]
+    positions = out["mask_positions"][chosen]
+    # BERT's rule: max(1, round(15% of the real tokens)) predictions per row.
+    np.testing.assert_array_equal(chosen.sum(1), round(29 * 0.15))
+    assert np.all(positions >= 1) and np.all(positions < 30)  # never [CLS] or padding
+    np.testing.assert_array_equal(out["mask_ids"][chosen], ids[rows, positions])
+    corrupted = out["token_ids"][rows, positions]
+    assert np.mean(corrupted == MASK_ID) == pytest.approx(0.8, abs=0.02)
+    kept = corrupted == ids[rows, positions]
+    assert np.mean(kept) == pytest.approx(0.1 + 0.1 / vocabulary_size, abs=0.02)
+    unchosen = np.ones_like(ids, bool)
+    unchosen[rows, positions] = False
+    np.testing.assert_array_equal(out["token_ids"][unchosen], ids[unchosen])
+
+
+def test_masked_lm_dataset_remasks_every_epoch(rng):
+    ids = rng.integers(len(RESERVED_TOKENS), 50, (8, 20)).astype("int32")
+    dataset = MaskedLMDataset(ids, 50, batch_size=4)
+    first, _, _ = dataset[0]
+    again, _, _ = dataset[0]
+    np.testing.assert_array_equal(first["mask_positions"], again["mask_positions"])
+    dataset.on_epoch_end()
+    assert not np.array_equal(dataset[0][0]["mask_positions"], first["mask_positions"])

@@ -1,0 +1,72 @@
+import keras
+import keras_attn
+import numpy as np
+import pytest
+
+from keras_attn import zoo
+from tests.conftest import random_ids
+
+# Small vocabularies and lengths keep every preset quick; the layer sizes stay the preset's.
+SMALL = {
+    "bahdanau": dict(source_vocabulary_size=40, target_vocabulary_size=30),
+    "transformer": dict(source_vocabulary_size=40, target_vocabulary_size=30, max_source_length=16, max_target_length=16),
+    "transformer-base": dict(source_vocabulary_size=40, target_vocabulary_size=30, max_source_length=16, max_target_length=16),
+    "bert-tiny": dict(vocabulary_size=40, max_length=16),
+    "bert-mini": dict(vocabulary_size=40, max_length=16),
+    "bert-small": dict(vocabulary_size=40, max_length=16),
+    "transformer-classifier": dict(vocabulary_size=40, max_length=16),
+}
+
+
+def example_inputs(name, rng):
+    """A padded, variable-length batch of the preset's inputs."""
+    if name in ("bahdanau", "transformer", "transformer-base"):
+        return {
+            "encoder_token_ids": random_ids(rng, (2, 9), 40, lengths=[9, 4]),
+            "decoder_token_ids": random_ids(rng, (2, 7), 30, lengths=[7, 3]),
+        }
+    ids = random_ids(rng, (2, 10), 40, lengths=[10, 6])
+    if name.startswith("bert"):
+        return {"token_ids": ids, "segment_ids": np.zeros_like(ids)}
+    return ids
+
+
+def test_every_preset_is_listed_with_its_config():
+    assert zoo.names() == sorted(SMALL)
+    base = zoo.config("transformer-base")
+    assert (base["hidden_dim"], base["num_layers"], base["num_heads"], base["intermediate_dim"]) == (512, 6, 8, 2048)
+    sizes = {n: (zoo.config(n)["num_layers"], zoo.config(n)["hidden_dim"]) for n in ("bert-tiny", "bert-mini", "bert-small")}
+    assert sizes == {"bert-tiny": (2, 128), "bert-mini": (4, 256), "bert-small": (4, 512)}
+    config = zoo.config("transformer")
+    config["hidden_dim"] = 1
+    assert zoo.config("transformer")["hidden_dim"] != 1  # a copy
+
+
+def test_build_validates_before_building():
+    with pytest.raises(ValueError, match=r"Unknown model 'gpt'.*'bahdanau'.*'transformer-classifier'"):
+        zoo.build("gpt")
+    with pytest.raises(ValueError, match=r"\['num_layer'\].*accepted keys: \[.*'num_layers'"):
+        zoo.build("transformer", num_layer=2)
+    with pytest.raises(ValueError, match=r"`hidden_dim`=100 is not divisible by `num_heads`=8"):
+        zoo.build("transformer", hidden_dim=100)
+    with pytest.raises(ValueError, match="`head`"):
+        zoo.build("bert-tiny", head="pooler")
+    with pytest.raises(ValueError, match="`max_length`"):
+        zoo.build("bert-tiny", max_length=0)
+
+
+def test_overrides_apply():
+    model = zoo.build("transformer", num_layers=2, **SMALL["transformer"])
+    assert sum(layer.name.startswith("decoder_layer_") for layer in model.layers) == 2
+    assert isinstance(zoo.build("bert-tiny", head="masked_lm", **SMALL["bert-tiny"]), keras.Model)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_every_preset_saves_and_reloads_in_safe_mode(name, rng, tmp_path):
+    model = zoo.build(name, **SMALL[name])
+    inputs = example_inputs(name, rng)
+    expected = np.asarray(model(inputs))
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    reloaded = keras_attn.load_model(path)
+    np.testing.assert_array_equal(np.asarray(reloaded(inputs)), expected)
