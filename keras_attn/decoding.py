@@ -51,9 +51,7 @@ class KerasDecoder:
         inputs["token_ids"] = ops.convert_to_tensor(np.asarray(token_ids, "int32")[:, None])
         inputs["step"] = ops.convert_to_tensor(np.full((len(token_ids),), step, "int32"))
         outputs = {name: ops.convert_to_numpy(value) for name, value in self.decoder_step(inputs).items()}
-        memory = dict(memory)
-        memory.update({name: value for name, value in outputs.items() if name in memory})
-        return outputs["logits"], outputs["attention"], memory
+        return outputs["logits"], outputs["attention"], search.next_memory(memory, outputs)
 
 
 def greedy_decode(model, source_ids, max_length=None):

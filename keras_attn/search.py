@@ -6,6 +6,10 @@ A decoder is any object with
 - `step(token_ids (b,), step: int, memory) → (logits (b, vocab),
   attention (b, source_length), memory)`.
 
+Decoder-step models name their updated memory `next_<name>` (inputs and
+outputs of one exported graph cannot share a name); `next_memory` applies
+such outputs.
+
 The Keras models (`keras_attn.decoding`) and the exported ONNX and TFLite
 pieces (`keras_attn.runtime`) implement it, so one search serves all.
 """
@@ -26,6 +30,11 @@ class DecodeResult:
     tokens: np.ndarray
     attention: np.ndarray
     scores: np.ndarray
+
+
+def next_memory(memory, step_outputs):
+    """`memory` with each entry replaced by the step's `next_<name>` output, if any."""
+    return {name: step_outputs.get(f"next_{name}", value) for name, value in memory.items()}
 
 
 def _log_softmax(logits):

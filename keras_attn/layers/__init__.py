@@ -1,5 +1,6 @@
 """Reusable, serializable layers of keras-attn (backend-agnostic Keras 3)."""
 
+from keras_attn.layers.activations import gelu_tanh
 from keras_attn.layers.attention_masks import causal_mask, masked_softmax
 from keras_attn.layers.bahdanau_attention import BahdanauAttention
 from keras_attn.layers.feed_forward import FeedForward
@@ -20,6 +21,7 @@ __all__ = [
     "TransformerDecoderBlock",
     "TransformerEncoderBlock",
     "causal_mask",
+    "gelu_tanh",
     "masked_softmax",
     "sinusoidal_table",
 ]

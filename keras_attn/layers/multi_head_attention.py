@@ -72,14 +72,18 @@ class MultiHeadAttention(keras.layers.Layer):
         self.output_dense = keras.layers.Dense(self.output_dim or query_shape[-1], name="output")
         self.output_dense.build(tuple(query_shape[:-1]) + (self.num_heads * self.key_dim,))
 
-    def _split_heads(self, x):
-        # (batch, length, heads * key_dim) → (batch, heads, length, key_dim)
-        x = ops.reshape(x, (ops.shape(x)[0], -1, self.num_heads, self.key_dim))
+    def _split_heads(self, x, batch, length):
+        # (batch, length, heads * key_dim) → (batch, heads, length, key_dim).
+        # Dims come from the layer's inputs, not from `x`: explicit dims
+        # keep a static length (1 in a decoder step), and tf2onnx rewrites
+        # 3-D matmuls as 2-D ones, so the shape of a Dense output is wrong
+        # in the converted graph.
+        x = ops.reshape(x, (batch, length, self.num_heads, self.key_dim))
         return ops.transpose(x, (0, 2, 1, 3))
 
-    def _merge_heads(self, x):
+    def _merge_heads(self, x, batch, length):
         x = ops.transpose(x, (0, 2, 1, 3))
-        return ops.reshape(x, (ops.shape(x)[0], -1, self.num_heads * self.key_dim))
+        return ops.reshape(x, (batch, length, self.num_heads * self.key_dim))
 
     def _write_cache(self, cache, value, cache_index):
         """Stores this step's key/value in slot `cache_index`; returns cache and key mask."""
@@ -112,9 +116,11 @@ class MultiHeadAttention(keras.layers.Layer):
             key = self.key_dense(value)
             value_states = self.value_dense(value)
 
-        query_heads = self._split_heads(self.query_dense(query))
-        key_heads = self._split_heads(key)
-        value_heads = self._split_heads(value_states)
+        batch, query_length = ops.shape(query)[0], ops.shape(query)[1]
+        key_length = ops.shape(cache if cache is not None else value)[1]
+        query_heads = self._split_heads(self.query_dense(query), batch, query_length)
+        key_heads = self._split_heads(key, batch, key_length)
+        value_heads = self._split_heads(value_states, batch, key_length)
         scale = ops.cast(1.0 / math.sqrt(self.key_dim), query_heads.dtype)
         scores = ops.matmul(query_heads * scale, ops.transpose(key_heads, (0, 1, 3, 2)))
 
@@ -122,11 +128,11 @@ class MultiHeadAttention(keras.layers.Layer):
         if padding_mask is not None:
             mask = ops.expand_dims(key_padding_mask(padding_mask), 1)  # (b, 1, 1, k)
         if use_causal_mask:
-            causal = causal_mask(ops.shape(query)[1], ops.shape(key)[1])
+            causal = causal_mask(query_length, key_length)
             mask = causal if mask is None else mask * causal
         weights = ops.cast(masked_softmax(scores, mask), self.compute_dtype)
         attended = ops.matmul(self.dropout_layer(weights, training=training), value_heads)
-        output = self.output_dense(self._merge_heads(attended))
+        output = self.output_dense(self._merge_heads(attended, batch, query_length))
 
         outputs = (output,)
         if cache is not None:

@@ -53,14 +53,15 @@ class PositionEmbedding(keras.layers.Layer):
 
     def build(self, inputs_shape, positions_shape=None):
         dim = inputs_shape[-1]
-        if self.encoding == "learned":
-            self.table = self.add_weight(
-                name="embeddings",
-                shape=(self.sequence_length, dim),
-                initializer=self.initializer,
-            )
-        else:
-            self.table = ops.convert_to_tensor(sinusoidal_table(self.sequence_length, dim))
+        # The fixed table is a non-trainable weight rather than a captured
+        # constant, so graph exporters freeze it like any other weight.
+        learned = self.encoding == "learned"
+        self.table = self.add_weight(
+            name="embeddings",
+            shape=(self.sequence_length, dim),
+            initializer=self.initializer if learned else keras.initializers.Constant(sinusoidal_table(self.sequence_length, dim)),
+            trainable=learned,
+        )
 
     def call(self, inputs, positions=None):
         table = ops.cast(self.table, self.compute_dtype)

@@ -87,7 +87,7 @@ class BahdanauEncoder(keras.Model):
 class BahdanauDecoderStep(keras.Model):
     """One decoder step: `{"token_ids" (b, 1), "encoder_outputs",
     "encoder_token_ids", "state" (b, units)}` → `{"logits" (b, vocab),
-    "state", "attention" (b, s)}`. Runs the GRU cell directly, so the step
+    "next_state", "attention" (b, s)}`. Runs the GRU cell directly, so the step
     has no loop."""
 
     def __init__(self, model, **kwargs):
@@ -111,7 +111,7 @@ class BahdanauDecoderStep(keras.Model):
         hidden = self.attention_output(ops.concatenate([query, context], axis=-1))
         return {
             "logits": ops.squeeze(self.projection(hidden), 1),
-            "state": state,
+            "next_state": state,
             "attention": ops.squeeze(weights, 1),
         }
 

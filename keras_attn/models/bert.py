@@ -28,7 +28,7 @@ def build_bert_backbone(
     name="bert_backbone",
 ):
     """Token + learned position + segment embeddings, then post-norm GELU
-    encoder blocks. `intermediate_dim` defaults to `4 * hidden_dim`."""
+    (tanh form, see `layers.gelu_tanh`) encoder blocks. `intermediate_dim` defaults to `4 * hidden_dim`."""
     intermediate_dim = intermediate_dim or 4 * hidden_dim
     for arg, value in (
         ("vocabulary_size", vocabulary_size),
@@ -55,7 +55,7 @@ def build_bert_backbone(
             num_heads,
             intermediate_dim,
             dropout=dropout,
-            activation="gelu",
+            activation=layers.gelu_tanh,
             layer_norm_epsilon=1e-12,
             name=f"encoder_layer_{i}",
         )(x, padding_mask=padding_mask)
@@ -122,7 +122,9 @@ class BertMaskedLM(_BertTask):
         sequence = backbone({"token_ids": inputs["token_ids"], "segment_ids": inputs["segment_ids"]})[
             "sequence_output"
         ]
-        head = layers.MaskedLMHead(token_embedding.input_dim, token_embedding=token_embedding, name="masked_lm_head")
+        head = layers.MaskedLMHead(
+            token_embedding.input_dim, token_embedding=token_embedding, activation=layers.gelu_tanh, name="masked_lm_head"
+        )
         logits = head(sequence, inputs["mask_positions"])
         super().__init__(inputs=inputs, outputs=logits, name=name, **kwargs)
         self.backbone = backbone

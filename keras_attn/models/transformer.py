@@ -123,7 +123,7 @@ class TransformerDecoderStep(keras.Model):
     Inputs (a dict): `token_ids (b, 1)`, `step (b,)`, `encoder_outputs
     (b, s, d)`, `encoder_token_ids (b, s)`, `cache (b, max_target_length,
     layers*2*d)`. Outputs (a dict): `logits (b, vocab)`, the updated
-    `cache`, and `attention (b, s)`, the last layer's cross-attention
+    cache as `next_cache`, and `attention (b, s)`, the last layer's cross-attention
     averaged over heads.
 
     Built from a training model's layers (weights shared, nothing copied).
@@ -160,7 +160,7 @@ class TransformerDecoderStep(keras.Model):
             x = self.norm(x)
         return {
             "logits": ops.squeeze(self.projection(x), 1),
-            "cache": ops.concatenate(new_caches, axis=-1),
+            "next_cache": ops.concatenate(new_caches, axis=-1),
             "attention": ops.mean(ops.squeeze(attention, 2), axis=1),
         }
 

@@ -1,0 +1,233 @@
+"""Export zoo models to SavedModel, TFLite (builtin ops only) and ONNX.
+
+Needs TensorFlow (imported here, never by the core). Every piece of the
+model (see `pieces.py`) becomes one artifact per format; `manifest.json`
+lists them with their inputs, outputs, sizes and checksums.
+"""
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+
+from keras_attn.export import pieces as pieces_lib
+
+FORMATS = ("saved_model", "tflite", "onnx")
+QUANTIZATIONS = (None, "fp16", "int8")
+ONNX_OPSET = 17
+
+
+def _tf():
+    import tensorflow as tf
+
+    return tf
+
+
+def _serving_function(piece):
+    """A `tf.function` taking the piece's inputs positionally, returning a dict."""
+    tf = _tf()
+    names = list(piece.inputs)
+    signature = [tf.TensorSpec(shape, dtype, name=name) for name, (shape, dtype) in piece.inputs.items()]
+    model = piece.model
+
+    def serve(*args):
+        outputs = model(dict(zip(names, args)), training=False)
+        return outputs if isinstance(outputs, dict) else {"logits": outputs}
+
+    return tf.function(serve, input_signature=signature)
+
+
+def _write_saved_model(piece, function, path):
+    archive = keras.export.ExportArchive()
+    archive.track(piece.model)
+    archive.add_endpoint("serve", function)
+    archive.write_out(path, verbose=False)
+
+
+def _write_tflite(saved_model_path, path, quantize):
+    tf = _tf()
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_path)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex delegate
+    if quantize == "fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]  # dynamic-range int8 weights
+    with open(path, "wb") as f:
+        f.write(converter.convert())
+
+
+def _write_onnx(piece, function, path):
+    import tf2onnx
+
+    signature = list(function.input_signature)
+    tf2onnx.convert.from_function(function, input_signature=signature, opset=ONNX_OPSET, output_path=path)
+
+
+def _write_onnx_int8(float_path, path):
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(float_path, path, weight_type=QuantType.QInt8)
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    paths = [path] if os.path.isfile(path) else sorted(
+        os.path.join(root, name) for root, _, names in os.walk(path) for name in names
+    )
+    for file_path in paths:
+        with open(file_path, "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()
+
+
+def _size(path):
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(root, n)) for root, _, names in os.walk(path) for n in names)
+
+
+def _versions():
+    import onnx
+    import tensorflow as tf
+    import tf2onnx
+
+    return {
+        "keras": keras.__version__,
+        "tensorflow": tf.__version__,
+        "tf2onnx": tf2onnx.__version__,
+        "onnx": onnx.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _format_error(piece, fmt, error):
+    layers = ", ".join(sorted({type(layer).__name__ for layer in piece.model._flatten_layers(include_self=False)}))
+    return RuntimeError(
+        f"Cannot export the {piece.role!r} piece of {piece.model.name!r} to {fmt}: "
+        f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''} "
+        f"(layers in this piece: {layers})."
+    )
+
+
+def export(
+    model,
+    out_dir,
+    formats=FORMATS,
+    quantize=None,
+    overwrite=False,
+    max_source_length=64,
+    max_target_length=64,
+    assets=(),
+):
+    """Exports `model` into `out_dir` and returns the manifest (also written
+    as `out_dir/manifest.json`).
+
+    Args:
+        model: a keras-attn zoo model (trained or not).
+        formats: any of `"saved_model"`, `"tflite"`, `"onnx"`.
+        quantize: `None`, `"fp16"` (adds float16 TFLite) or `"int8"` (adds
+            dynamic-range int8 TFLite and ONNX). Float32 artifacts are
+            always written: they are the reference the quantized ones are
+            checked against.
+        overwrite: replace a non-empty `out_dir`.
+        max_source_length, max_target_length: the fixed lengths of the
+            `bahdanau` pieces (ignored by the other families).
+        assets: files (vocabularies, config) copied into `out_dir`.
+
+    The export is written into a temporary directory beside `out_dir` and
+    renamed into place only when every artifact is written, so a failure
+    leaves nothing behind.
+    """
+    formats = tuple(formats)
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown or not formats:
+        raise ValueError(f"`formats` must be a non-empty subset of {list(FORMATS)}, got {list(formats)}.")
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"`quantize` must be one of {list(QUANTIZATIONS)}, got {quantize!r}.")
+    out_dir = os.path.abspath(out_dir)
+    if os.path.exists(out_dir) and os.listdir(out_dir) and not overwrite:
+        raise FileExistsError(f"{out_dir} is not empty; pass overwrite=True (--overwrite) to replace it.")
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError("Export needs the TensorFlow backend: run with KERAS_BACKEND=tensorflow.")
+
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    try:
+        manifest = _export_into(model, staging, formats, quantize, max_source_length, max_target_length)
+        for asset in assets:
+            shutil.copy(asset, staging)
+        with open(os.path.join(staging, "manifest.json"), "w") as f:
+            json.dump(manifest, f, indent=2)
+        if os.path.exists(out_dir):
+            shutil.rmtree(out_dir)
+        os.rename(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _export_into(model, directory, formats, quantize, max_source_length, max_target_length):
+    from keras_attn import runtime
+
+    kind = pieces_lib.family(model)
+    artifacts = []
+
+    def record(piece, fmt, relative_path, quantization):
+        path = os.path.join(directory, relative_path)
+        _, outputs = runtime.describe_artifact(fmt, path)  # proves the artifact loads in its runtime
+        inputs = [{"name": name, "dtype": dtype, "shape": list(shape)} for name, (shape, dtype) in piece.inputs.items()]
+        artifacts.append(
+            {
+                "format": fmt,
+                "role": piece.role,
+                "path": relative_path,
+                "quantization": quantization or "float32",
+                "size_bytes": _size(path),
+                "sha256": _sha256(path),
+                "inputs": inputs,
+                "outputs": outputs,
+                "max_lengths": piece.max_lengths,
+                **({"opset": ONNX_OPSET} if fmt == "onnx" else {}),
+            }
+        )
+
+    staging_models = os.path.join(directory, ".tmp")
+    for piece in pieces_lib.pieces(model, max_source_length, max_target_length):
+        function = _serving_function(piece)
+        saved_model = os.path.join(staging_models if "saved_model" not in formats else directory, f"{piece.role}_saved_model")
+        try:
+            _write_saved_model(piece, function, saved_model)
+        except Exception as error:
+            raise _format_error(piece, "saved_model", error) from error
+        if "saved_model" in formats:
+            record(piece, "saved_model", f"{piece.role}_saved_model", None)
+        if "tflite" in formats:
+            variants = [None] + ([quantize] if quantize else [])
+            for variant in variants:
+                name = f"{piece.role}{'' if variant is None else '_' + variant}.tflite"
+                try:
+                    _write_tflite(saved_model, os.path.join(directory, name), variant)
+                except Exception as error:
+                    raise _format_error(piece, "tflite", error) from error
+                record(piece, "tflite", name, variant)
+        if "onnx" in formats:
+            name = f"{piece.role}.onnx"
+            try:
+                _write_onnx(piece, function, os.path.join(directory, name))
+            except Exception as error:
+                raise _format_error(piece, "onnx", error) from error
+            record(piece, "onnx", name, None)
+            if quantize == "int8":
+                _write_onnx_int8(os.path.join(directory, name), os.path.join(directory, f"{piece.role}_int8.onnx"))
+                record(piece, "onnx", f"{piece.role}_int8.onnx", "int8")
+    shutil.rmtree(staging_models, ignore_errors=True)
+    return {"model": model.name, "family": kind, **pieces_lib.lengths(model, max_source_length, max_target_length),
+            "artifacts": artifacts, "versions": _versions()}

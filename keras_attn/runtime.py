@@ -1,0 +1,168 @@
+"""Run exported keras-attn models without TensorFlow or Keras.
+
+Imports numpy and onnxruntime; the LiteRT interpreter (`ai_edge_litert`) is
+imported only when a TFLite artifact is opened. Greedy and beam search are
+the same numpy code (`keras_attn.search`) that decodes the Keras models.
+
+    model = ExportedModel("export_dir")                 # ONNX, float32
+    model = ExportedModel("export_dir", format="tflite", quantization="int8")
+    model.greedy(source_ids).tokens
+    model.beam(source_ids, beam_size=4).tokens
+    model.classify(token_ids)                          # probabilities
+"""
+
+import json
+import os
+
+import numpy as np
+
+from keras_attn import search
+
+_ONNX_TYPES = {"tensor(int32)": "int32", "tensor(int64)": "int64", "tensor(float)": "float32", "tensor(bool)": "bool"}
+
+
+def _dims(shape):
+    return [dim if isinstance(dim, int) and dim >= 0 else None for dim in shape]
+
+
+class OnnxRunner:
+    """One ONNX artifact in ONNX Runtime: `runner(dict of arrays) → dict of arrays`."""
+
+    def __init__(self, path):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        self.inputs = [
+            {"name": i.name, "dtype": _ONNX_TYPES.get(i.type, i.type), "shape": _dims(i.shape)}
+            for i in self.session.get_inputs()
+        ]
+        self.outputs = [
+            {"name": o.name, "dtype": _ONNX_TYPES.get(o.type, o.type), "shape": _dims(o.shape)}
+            for o in self.session.get_outputs()
+        ]
+
+    def __call__(self, inputs):
+        feed = {spec["name"]: np.asarray(inputs[spec["name"]], spec["dtype"]) for spec in self.inputs}
+        names = [spec["name"] for spec in self.outputs]
+        return dict(zip(names, self.session.run(names, feed)))
+
+
+class LiteRTRunner:
+    """One TFLite artifact in the LiteRT interpreter (builtin ops; no Flex delegate)."""
+
+    def __init__(self, path):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=path)
+        self.runner = self.interpreter.get_signature_runner()
+        details = self.runner.get_input_details(), self.runner.get_output_details()
+        self.inputs, self.outputs = (
+            [
+                {"name": name, "dtype": np.dtype(d["dtype"]).name, "shape": _dims(d["shape_signature"])}
+                for name, d in sorted(group.items())
+            ]
+            for group in details
+        )
+
+    def __call__(self, inputs):
+        feed = {spec["name"]: np.asarray(inputs[spec["name"]], spec["dtype"]) for spec in self.inputs}
+        return {name: np.array(value) for name, value in self.runner(**feed).items()}
+
+
+RUNNERS = {"onnx": OnnxRunner, "tflite": LiteRTRunner}
+
+
+def describe_artifact(fmt, path):
+    """`(inputs, outputs)`: lists of `{"name", "dtype", "shape"}` read from the artifact."""
+    if fmt == "saved_model":
+        import tensorflow as tf  # only the SavedModel needs TensorFlow
+
+        function = tf.saved_model.load(path).signatures["serving_default"]
+        inputs = [
+            {"name": name, "dtype": spec.dtype.name, "shape": list(spec.shape.as_list())}
+            for name, spec in sorted(function.structured_input_signature[1].items())
+        ]
+        outputs = [
+            {"name": name, "dtype": spec.dtype.name, "shape": list(spec.shape.as_list())}
+            for name, spec in sorted(function.structured_outputs.items())
+        ]
+        return inputs, outputs
+    runner = RUNNERS[fmt](path)
+    return runner.inputs, runner.outputs
+
+
+def pad_to(ids, length):
+    """Right-pads int ids to `length` columns (or refuses if they are longer)."""
+    ids = np.asarray(ids, "int32")
+    if ids.shape[1] > length:
+        raise ValueError(f"Inputs of length {ids.shape[1]} exceed the exported fixed length {length}.")
+    return np.pad(ids, ((0, 0), (0, length - ids.shape[1])))
+
+
+class ArtifactDecoder:
+    """The `keras_attn.search` decoder protocol over exported encoder and decoder-step artifacts."""
+
+    def __init__(self, encoder, decoder_step, fixed_source_length=None):
+        self.encoder, self.decoder_step = encoder, decoder_step
+        self.fixed_source_length = fixed_source_length
+
+    def encode(self, source_ids):
+        source_ids = np.asarray(source_ids, "int32")
+        self.source_length = source_ids.shape[1]  # attention is reported over the caller's source
+        if self.fixed_source_length is not None:
+            source_ids = pad_to(source_ids, self.fixed_source_length)
+        memory = self.encoder({"encoder_token_ids": source_ids})
+        memory["encoder_token_ids"] = source_ids
+        return memory
+
+    def step(self, token_ids, step, memory):
+        inputs = dict(memory)
+        inputs["token_ids"] = np.asarray(token_ids, "int32")[:, None]
+        inputs["step"] = np.full((len(token_ids),), step, "int32")
+        outputs = self.decoder_step(inputs)
+        attention = outputs["attention"][:, : self.source_length]
+        return outputs["logits"], attention, search.next_memory(memory, outputs)
+
+
+class ExportedModel:
+    """The artifacts of one export directory, in one format and quantization."""
+
+    def __init__(self, directory, format="onnx", quantization="float32"):
+        if format not in RUNNERS:
+            raise ValueError(f"`format` must be one of {sorted(RUNNERS)}, got {format!r}.")
+        with open(os.path.join(directory, "manifest.json")) as f:
+            self.manifest = json.load(f)
+        self.runners = {}
+        for artifact in self.manifest["artifacts"]:
+            if artifact["format"] == format and artifact["quantization"] == quantization:
+                self.runners[artifact["role"]] = RUNNERS[format](os.path.join(directory, artifact["path"]))
+        if not self.runners:
+            raise ValueError(f"{directory} has no {format} artifacts quantized as {quantization!r}.")
+
+    @property
+    def max_target_length(self):
+        return self.manifest["max_target_length"]
+
+    def _decoder(self):
+        if "decoder_step" not in self.runners:
+            raise ValueError(f"A {self.manifest['family']} model does not decode; use classify().")
+        fixed = self.manifest["max_source_length"] if self.manifest["family"] == "bahdanau" else None
+        return ArtifactDecoder(self.runners["encoder"], self.runners["decoder_step"], fixed)
+
+    def greedy(self, source_ids, max_length=None):
+        return search.greedy_search(self._decoder(), source_ids, max_length or self.max_target_length)
+
+    def beam(self, source_ids, beam_size=4, alpha=0.6, max_length=None):
+        return search.beam_search(
+            self._decoder(), source_ids, max_length or self.max_target_length, beam_size=beam_size, alpha=alpha
+        )
+
+    def classify(self, token_ids, segment_ids=None):
+        """Class probabilities `(batch, num_classes)`."""
+        token_ids = np.asarray(token_ids, "int32")
+        inputs = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids) if segment_ids is None else segment_ids}
+        logits = self.runners["forward"](inputs)["logits"].astype("float64")
+        exp = np.exp(logits - logits.max(-1, keepdims=True))
+        return exp / exp.sum(-1, keepdims=True)
