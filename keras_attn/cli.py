@@ -3,6 +3,8 @@
     keras-attn list
     keras-attn describe transformer
     keras-attn train transformer --task dates --epochs 3 --out runs/transformer
+    keras-attn export runs/transformer/model.keras --out exports/transformer --quantize int8
+    keras-attn verify exports/transformer
 """
 
 import argparse
@@ -40,6 +42,20 @@ def _parser():
     train.add_argument("--set", dest="overrides", type=_parse_override, action="append", default=[],
                        metavar="KEY=VALUE", help="override a config value (repeatable)")
     train.add_argument("--out", required=True, help="output directory")
+
+    export = commands.add_parser("export", help="export a trained model to SavedModel, TFLite and ONNX")
+    export.add_argument("model", help="a .keras file")
+    export.add_argument("--out", required=True, help="export directory")
+    export.add_argument("--formats", nargs="+", default=["saved_model", "tflite", "onnx"],
+                        choices=["saved_model", "tflite", "onnx"])
+    export.add_argument("--quantize", choices=["fp16", "int8"], help="add quantized artifacts")
+    export.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    export.add_argument("--max-source-length", type=int, help="fixed source length of bahdanau pieces")
+    export.add_argument("--max-target-length", type=int, help="fixed target length of bahdanau pieces")
+
+    verify = commands.add_parser("verify", help="check every exported artifact against Keras in its runtime")
+    verify.add_argument("directory")
+    verify.add_argument("--model", help="the .keras file (default: DIRECTORY/model.keras)")
     return parser
 
 
@@ -80,6 +96,60 @@ def _train(args):
     print(f"{args.name} on {task.name}: {scores}; saved to {os.path.join(args.out, 'model.keras')}")
 
 
+def _lengths_beside(model_path):
+    """The task lengths that `train` saved beside a model, if any."""
+    config_path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "config.json")
+    if not os.path.exists(config_path):
+        return {}
+    with open(config_path) as f:
+        return json.load(f).get("lengths", {})
+
+
+def _export(args):
+    from keras_attn.export import export
+    from keras_attn.saving import load_model
+
+    if not os.path.isfile(args.model):
+        raise FileNotFoundError(f"No model file at {args.model}.")
+    lengths = _lengths_beside(args.model)
+    source_length = args.max_source_length or lengths.get("max_source_length", 64)
+    target_length = args.max_target_length or lengths.get("max_target_length", 64)
+    folder = os.path.dirname(os.path.abspath(args.model))
+    assets = [args.model] + [
+        os.path.join(folder, name) for name in sorted(os.listdir(folder)) if name.endswith(".txt") or name == "config.json"
+    ]
+    manifest = export(
+        load_model(args.model, compile=False),
+        args.out,
+        formats=args.formats,
+        quantize=args.quantize,
+        overwrite=args.overwrite,
+        max_source_length=source_length,
+        max_target_length=target_length,
+        assets=assets,
+    )
+    model_copy = os.path.join(args.out, os.path.basename(args.model))
+    if os.path.basename(args.model) != "model.keras":
+        os.rename(model_copy, os.path.join(args.out, "model.keras"))
+    for artifact in manifest["artifacts"]:
+        print(f"{artifact['path']:36s} {artifact['format']:12s} {artifact['quantization']:8s} {artifact['size_bytes']:>12,d} bytes")
+    print(f"wrote {len(manifest['artifacts'])} artifacts and manifest.json to {args.out}")
+
+
+def _verify(args):
+    from keras_attn.export.parity import format_table, verify
+    from keras_attn.saving import load_model
+
+    model_path = args.model or os.path.join(args.directory, "model.keras")
+    if not os.path.isfile(os.path.join(args.directory, "manifest.json")):
+        raise FileNotFoundError(f"{args.directory} holds no manifest.json; is it an export directory?")
+    if not os.path.isfile(model_path):
+        raise FileNotFoundError(f"No model file at {model_path}; pass --model.")
+    report = verify(args.directory, load_model(model_path, compile=False))
+    print(format_table(report))
+    return 0 if report["passed"] else 1
+
+
 def _show_translations(model, task, count=5):
     from keras_attn import decoding
 
@@ -99,7 +169,11 @@ def main(argv=None):
             _describe(args.name)
         elif args.command == "train":
             _train(args)
-    except (ValueError, FileNotFoundError) as error:
+        elif args.command == "export":
+            _export(args)
+        elif args.command == "verify":
+            return _verify(args)
+    except (ValueError, OSError, RuntimeError) as error:
         print(f"keras-attn: error: {error}", file=sys.stderr)
         return 2
     return 0

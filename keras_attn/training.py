@@ -157,7 +157,10 @@ def _save_metadata(out_dir, name, family, task, overrides, report):
         task.target_vocabulary.save(os.path.join(out_dir, "target_vocabulary.txt"))
     else:
         task.vocabulary.save(os.path.join(out_dir, "vocabulary.txt"))
+    metadata = {"preset": name, "family": family, "task": task.name, "config": {**zoo.config(name), **overrides}}
+    if family == "seq2seq":  # the lengths an export pads to
+        metadata["lengths"] = {"max_source_length": task.max_source_length, "max_target_length": task.max_target_length}
     with open(os.path.join(out_dir, "config.json"), "w") as f:
-        json.dump({"preset": name, "family": family, "task": task.name, "config": {**zoo.config(name), **overrides}}, f, indent=2)
+        json.dump(metadata, f, indent=2)
     with open(os.path.join(out_dir, "report.json"), "w") as f:
         json.dump(report, f, indent=2)
