@@ -1,0 +1,182 @@
+"""Export every preset to SavedModel, TFLite and ONNX; prove parity in the real runtimes."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import keras_attn
+from keras_attn import decoding, runtime, zoo
+from keras_attn.export import exporter, parity
+from tests.conftest import random_ids, run_python
+from tests.test_zoo import SMALL
+
+pytestmark = pytest.mark.tensorflow
+
+# Small widths keep CI fast; the structure of each preset is unchanged.
+TINY = {
+    "bahdanau": dict(embedding_dim=8, units=16),
+    "transformer": dict(hidden_dim=16, num_layers=2, num_heads=2, intermediate_dim=32),
+    "transformer-base": dict(hidden_dim=16, num_layers=2, num_heads=2, intermediate_dim=32),
+    "bert-tiny": dict(num_layers=1, hidden_dim=16, num_heads=2, intermediate_dim=32),
+    "bert-mini": dict(num_layers=1, hidden_dim=16, num_heads=2, intermediate_dim=32),
+    "bert-small": dict(num_layers=1, hidden_dim=16, num_heads=2, intermediate_dim=32),
+    "transformer-classifier": dict(),
+}
+
+
+def build(name, **extra):
+    return zoo.build(name, **SMALL[name], **TINY[name], **extra)
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    """One float32 export of every preset (and the masked-LM head), shared by the tests."""
+    root = tmp_path_factory.mktemp("exports")
+    out = {}
+    for name in zoo.names() + ["bert-tiny-masked-lm"]:
+        model = build("bert-tiny", head="masked_lm") if name == "bert-tiny-masked-lm" else build(name)
+        directory = root / name
+        exporter.export(model, directory, max_source_length=12, max_target_length=10)
+        out[name] = (model, directory)
+    return out
+
+
+@pytest.mark.parametrize("name", zoo.names() + ["bert-tiny-masked-lm"])
+def test_every_preset_exports_with_parity_in_every_runtime(exports, name):
+    model, directory = exports[name]
+    manifest = json.loads((directory / "manifest.json").read_text())
+    roles = {"forward", "encoder", "decoder_step"} if name in ("bahdanau", "transformer", "transformer-base") else {"forward"}
+    assert {(a["format"], a["role"]) for a in manifest["artifacts"]} == {
+        (fmt, role) for fmt in ("saved_model", "tflite", "onnx") for role in roles
+    }
+    for artifact in manifest["artifacts"]:
+        path = directory / artifact["path"]
+        assert artifact["size_bytes"] > 0 and len(artifact["sha256"]) == 64
+        assert artifact["inputs"] and artifact["outputs"]
+        if artifact["format"] == "tflite":
+            assert b"Flex" not in path.read_bytes()  # builtin ops only
+        if artifact["format"] == "onnx":
+            assert artifact["opset"] == exporter.ONNX_OPSET
+    assert set(manifest["versions"]) >= {"keras", "tensorflow", "tf2onnx"}
+
+    report = parity.verify(directory, model)
+    assert report["passed"], parity.format_table(report)
+    cases = {row["case"] for row in report["rows"]}
+    assert {"batch1", "mixed", "long"} <= cases
+    for row in report["rows"]:
+        assert row["max_abs_error"] <= 1e-4, row
+    assert all(row["max_abs_error"] <= 1e-4 for row in report["cross_format"])
+    assert (directory / "parity.json").exists()
+
+
+def test_dynamic_axes_are_dynamic_and_fixed_ones_recorded(exports):
+    transformer = json.loads((exports["transformer"][1] / "manifest.json").read_text())
+    forward = next(a for a in transformer["artifacts"] if a["role"] == "forward" and a["format"] == "onnx")
+    assert all(spec["shape"] == [None, None] for spec in forward["inputs"])
+    bahdanau = json.loads((exports["bahdanau"][1] / "manifest.json").read_text())
+    encoder = next(a for a in bahdanau["artifacts"] if a["role"] == "encoder")
+    assert encoder["inputs"][0]["shape"] == [None, 12] and bahdanau["max_source_length"] == 12
+
+
+@pytest.mark.parametrize("name", ["bahdanau", "transformer"])
+@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
+def test_runtime_decoding_equals_keras(exports, name, fmt, rng):
+    model, directory = exports[name]
+    source = random_ids(rng, (4, 9), 40, lengths=[9, 3, 6, 1])
+    exported = runtime.ExportedModel(directory, format=fmt)
+    greedy = exported.greedy(source, max_length=8)
+    expected = decoding.greedy_decode(model, source, max_length=8)
+    np.testing.assert_array_equal(greedy.tokens, expected.tokens)
+    np.testing.assert_allclose(greedy.attention, expected.attention, atol=1e-5)
+    beam = exported.beam(source, beam_size=3, max_length=8)
+    np.testing.assert_array_equal(beam.tokens, decoding.beam_decode(model, source, beam_size=3, max_length=8).tokens)
+
+
+def test_runtime_classifies_like_keras(exports, rng):
+    model, directory = exports["transformer-classifier"]
+    ids = random_ids(rng, (3, 8), 40, lengths=[8, 2, 5])
+    logits = np.asarray(model(ids))
+    expected = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    for fmt in ("onnx", "tflite"):
+        np.testing.assert_allclose(runtime.ExportedModel(directory, format=fmt).classify(ids), expected, atol=1e-5)
+
+
+def test_runtime_needs_neither_tensorflow_nor_keras(exports, rng):
+    _, directory = exports["transformer"]
+    source = random_ids(rng, (2, 5), 40, lengths=[5, 2])
+    code = (
+        "import sys, numpy as np\n"
+        "sys.modules['keras'] = None\n"
+        "from keras_attn.runtime import ExportedModel\n"
+        f"model = ExportedModel({str(directory)!r})\n"
+        f"print(model.greedy(np.array({source.tolist()}), max_length=6).tokens.tolist())\n"
+        "print(sorted(m for m in ('tensorflow', 'keras') if sys.modules.get(m) is not None))\n"
+    )
+    lines = run_python(code, "jax", block_tensorflow=True).strip().splitlines()
+    assert lines[-1] == "[]"
+    model, _ = exports["transformer"]
+    assert json.loads(lines[-2]) == decoding.greedy_decode(model, source, max_length=6).tokens.tolist()
+
+
+def test_quantized_artifacts(tmp_path, rng):
+    task = keras_attn.tasks.sentiment(600, seed=3)
+    model = zoo.build("transformer-classifier", **task.model_overrides())
+    keras_attn.training.compile_model(model, "classifier")
+    model.fit(task.splits["train"][0], task.splits["train"][1], epochs=2, verbose=0)
+    for quantize in ("fp16", "int8"):
+        directory = tmp_path / quantize
+        manifest = exporter.export(model, directory, quantize=quantize)
+        quantized = {(a["format"], a["quantization"]) for a in manifest["artifacts"]}
+        assert ("tflite", quantize) in quantized
+        assert (("onnx", "int8") in quantized) == (quantize == "int8")
+        report = parity.verify(directory, model)
+        assert report["passed"], parity.format_table(report)
+        rows = [r for r in report["rows"] if r["quantization"] == quantize and r["case"] != "padding"]
+        assert rows and all(r["argmax_agreement"] is not None for r in rows)
+        if quantize == "fp16":
+            assert all(r["argmax_agreement"] >= 0.99 for r in rows)
+
+
+def test_export_refuses_a_non_empty_directory(tmp_path):
+    (tmp_path / "keep.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="overwrite"):
+        exporter.export(build("transformer-classifier"), tmp_path)
+    assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_failed_export_leaves_nothing(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("unsupported op")
+
+    monkeypatch.setattr(exporter, "_write_onnx", broken)
+    target = tmp_path / "out"
+    with pytest.raises(RuntimeError, match=r"'forward' piece of 'transformer_classifier' to onnx.*unsupported op.*TransformerEncoderBlock"):
+        exporter.export(build("transformer-classifier"), target)
+    assert os.listdir(tmp_path) == []
+
+
+def test_export_rejects_bad_arguments(tmp_path):
+    model = build("transformer-classifier")
+    with pytest.raises(ValueError, match="`formats`"):
+        exporter.export(model, tmp_path / "a", formats=("coreml",))
+    with pytest.raises(ValueError, match="`quantize`"):
+        exporter.export(model, tmp_path / "b", quantize="int4")
+
+
+def test_cli_export_and_verify(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert keras_attn.cli.main(["train", "bahdanau", "--examples", "300", "--epochs", "1",
+                                "--set", "units=16", "--set", "embedding_dim=8", "--out", str(run)]) == 0
+    out = tmp_path / "export"
+    assert keras_attn.cli.main(["export", str(run / "model.keras"), "--out", str(out), "--formats", "onnx", "tflite"]) == 0
+    assert {"model.keras", "config.json", "source_vocabulary.txt", "manifest.json"} <= set(os.listdir(out))
+    assert json.loads((out / "manifest.json").read_text())["max_source_length"] == json.loads(
+        (run / "config.json").read_text())["lengths"]["max_source_length"]
+    assert keras_attn.cli.main(["export", str(run / "model.keras"), "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    capsys.readouterr()
+    assert keras_attn.cli.main(["verify", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "real" in table and "greedy" in table and table.strip().endswith("PASSED")
