@@ -32,8 +32,13 @@ def _parser():
     describe.add_argument("name")
     train = commands.add_parser("train", help="train a preset on a built-in task")
     train.add_argument("name")
-    train.add_argument("--task", help="built-in task (default: the preset's own)")
-    train.add_argument("--examples", type=int, default=10000, help="examples generated for the task")
+    source = train.add_mutually_exclusive_group()
+    source.add_argument("--task", help="built-in task (default: the preset's own)")
+    source.add_argument("--data", choices=["spa-eng", "sst2"], help="a real corpus (needs TensorFlow for tokenizing)")
+    train.add_argument("--data-dir", help="folder laid out like shared/data (default: $KERAS_ATTN_DATA, else download)")
+    train.add_argument("--examples", type=int, help="examples to use (default: 10000 for built-in tasks, all of a corpus)")
+    train.add_argument("--beam", type=int, help="also evaluate with beam search of this width")
+    train.add_argument("--eval-examples", type=int, help="evaluate on the first N test examples (default: all)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--epochs", type=int, default=3)
     train.add_argument("--pretrain-epochs", type=int, default=1, help="masked-LM epochs before fine-tuning (BERT)")
@@ -79,7 +84,12 @@ def _train(args):
     from keras_attn import tasks, training, zoo
 
     spec = zoo.preset(args.name)
-    task = tasks.load(args.task or spec.default_task, num_examples=args.examples, seed=args.seed)
+    if args.data:
+        from keras_attn import corpora
+
+        task = corpora.load(args.data, args.data_dir, num_examples=args.examples, seed=args.seed)
+    else:
+        task = tasks.load(args.task or spec.default_task, num_examples=args.examples or 10000, seed=args.seed)
     model, report = training.train(
         args.name,
         task,
@@ -89,6 +99,8 @@ def _train(args):
         learning_rate=args.learning_rate,
         overrides=dict(args.overrides),
         pretrain_epochs=args.pretrain_epochs,
+        beam_size=args.beam,
+        eval_limit=args.eval_examples,
     )
     if spec.family == "seq2seq":
         _show_translations(model, task)
@@ -156,7 +168,7 @@ def _show_translations(model, task, count=5):
     source, target = task.splits["test"]
     result = decoding.greedy_decode(model, source[:count], max_length=target.shape[1] - 1)
     for (text, expected), tokens in zip(task.examples["test"], result.tokens):
-        predicted = "".join(task.target_vocabulary.decode(tokens))
+        predicted = task.target_text(tokens)
         print(f"  {text!r:40s} → {predicted!r}  (expected {expected!r})")
 
 

@@ -61,6 +61,14 @@ class TranslationTask:
     target_vocabulary: Vocabulary
     splits: dict
     examples: dict  # split name → list of (source text, target text)
+    target_tokenizer: object = None  # a `WordPieceTokenizer`; None for character tasks
+
+    def target_text(self, ids):
+        """Text of target ids, up to `[END]`."""
+        tokens = self.target_vocabulary.decode(ids)
+        if self.target_tokenizer is None:
+            return "".join(tokens)
+        return self.target_tokenizer.decode([self.target_vocabulary.ids[t] for t in tokens])
 
     def model_inputs(self, split):
         """`(x, y)` for teacher forcing: the decoder reads `target[:-1]` and predicts `target[1:]`."""

@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 
 import keras
 import numpy as np
@@ -87,6 +88,8 @@ def train(
     overrides=None,
     pretrain_epochs=1,
     verbose="auto",
+    beam_size=None,
+    eval_limit=None,
 ):
     """Builds preset `name` sized to `task`, fits it, keeps the best epoch
     (lowest validation loss) in `out_dir/model.keras` with the config and
@@ -100,7 +103,8 @@ def train(
     overrides = {**task_overrides(name, task), **(overrides or {})}
     model = zoo.build(name, **overrides)  # validates before anything is written
     os.makedirs(out_dir, exist_ok=True)
-    report = {"preset": name, "task": task.name, "overrides": overrides}
+    report = {"preset": name, "task": task.name, "overrides": overrides, "train_examples": len(task.splits["train"][1])}
+    started = time.time()
 
     if family == "bert":
         backbone = model.backbone
@@ -132,23 +136,39 @@ def train(
     )
     model = load_model(checkpoint)
     report["history"] = {key: [float(v) for v in values] for key, values in history.history.items()}
-    report.update(evaluate(model, family, task, "test", batch_size))
+    report["training_seconds"] = round(time.time() - started, 1)
+    report.update(evaluate(model, family, task, "test", batch_size, limit=eval_limit))
+    if beam_size and family == "seq2seq":
+        report.update(evaluate(model, family, task, "test", batch_size, limit=eval_limit, beam_size=beam_size))
     _save_metadata(out_dir, name, family, task, overrides, report)
     return model, report
 
 
-def evaluate(model, family, task, split, batch_size=64):
-    """Greedy exact-match and token accuracy for seq2seq; accuracy for classifiers."""
+def evaluate(model, family, task, split, batch_size=64, limit=None, beam_size=None):
+    """Classifiers: accuracy. Seq2seq: greedy (or beam) exact match and
+    sacreBLEU against the references, both as detokenised text."""
     if family != "seq2seq":
         x, labels = _data(family, task, split)
         predictions = np.argmax(model.predict(x, batch_size=batch_size, verbose=0), axis=-1)
         return {f"{split}_accuracy": float(np.mean(predictions == labels))}
-    source, target = task.splits[split]
-    result = decoding.greedy_decode(model, source, max_length=target.shape[1] - 1)
-    vocabulary = task.target_vocabulary
-    predicted = [vocabulary.decode(row) for row in result.tokens]
-    expected = [vocabulary.decode(row[1:]) for row in target]
-    return {f"{split}_exact_match": float(np.mean([p == e for p, e in zip(predicted, expected)]))}
+    import sacrebleu
+
+    source, target = (array[:limit] for array in task.splits[split])
+    max_length = target.shape[1] - 1
+    hypotheses = []
+    for start in range(0, len(source), batch_size):
+        batch = source[start : start + batch_size]
+        if beam_size:
+            result = decoding.beam_decode(model, batch, beam_size=beam_size, max_length=max_length)
+        else:
+            result = decoding.greedy_decode(model, batch, max_length=max_length)
+        hypotheses += [task.target_text(row) for row in result.tokens]
+    references = [task.target_text(row[1:]) for row in target]
+    prefix = f"{split}_" + (f"beam{beam_size}_" if beam_size else "")
+    return {
+        f"{prefix}exact_match": float(np.mean([h == r for h, r in zip(hypotheses, references)])),
+        f"{prefix}bleu": float(sacrebleu.corpus_bleu(hypotheses, [references]).score),
+    }
 
 
 def _save_metadata(out_dir, name, family, task, overrides, report):

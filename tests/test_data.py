@@ -101,3 +101,20 @@ def test_pure_python_wordpiece_reproduces_tensorflow_text_on_every_corpus_senten
     assert len(sentences) > 290_000 and mismatches == []
     # Round trip: decoding gives tensorflow-text's detokenisation.
     assert reference.detokenize(expected[:50]) == [pure.decode(ids) for ids in expected[:50]]
+
+
+@needs_corpora
+@pytest.mark.tensorflow
+def test_a_short_run_on_a_corpus_slice_learns(tmp_path):
+    from keras_attn import corpora, training
+
+    task = corpora.spa_eng(num_examples=1200, vocabulary_size=1000, max_length=16)
+    assert all(len(task.splits[s][0]) for s in ("train", "validation", "test"))
+    sources = [{s for s, _ in task.examples[name]} for name in ("train", "validation", "test")]
+    assert not (sources[0] & sources[1]) and not (sources[0] & sources[2])
+    _, report = training.train(
+        "bahdanau", task, tmp_path, epochs=2, batch_size=32, overrides={"embedding_dim": 32, "units": 64}, verbose=0
+    )
+    assert report["history"]["loss"][-1] < report["history"]["loss"][0]
+    assert 0.0 <= report["test_bleu"] <= 100.0
+    assert (tmp_path / "target_vocabulary.txt").read_text().startswith("[PAD]\n[UNK]\n")
