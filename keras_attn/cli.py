@@ -39,6 +39,8 @@ def _parser():
     train.add_argument("--examples", type=int, help="examples to use (default: 10000 for built-in tasks, all of a corpus)")
     train.add_argument("--beam", type=int, help="also evaluate with beam search of this width")
     train.add_argument("--eval-examples", type=int, help="evaluate on the first N test examples (default: all)")
+    train.add_argument("--distribute", action="store_true",
+                       help="data-parallel over all local devices (JAX backend; batch size must divide evenly)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--epochs", type=int, default=3)
     train.add_argument("--pretrain-epochs", type=int, default=1, help="masked-LM epochs before fine-tuning (BERT)")
@@ -84,6 +86,8 @@ def _train(args):
     from keras_attn import tasks, training, zoo
 
     spec = zoo.preset(args.name)
+    if args.distribute:
+        print(f"data-parallel over {training.distribute_over_local_devices()} devices")
     if args.data:
         from keras_attn import corpora
 

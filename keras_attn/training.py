@@ -52,6 +52,22 @@ def compile_model(model, family, learning_rate=1e-3, total_steps=None):
     return model
 
 
+def distribute_over_local_devices():
+    """Data-parallel training over every local device with `keras.distribution`.
+
+    Call before building the model: variables are replicated and each batch
+    is split across the devices (its size must divide evenly). The JAX
+    backend runs it; on several hosts, call
+    `jax.distributed.initialize()` first on each, and the same code spans
+    all their devices.
+    """
+    if keras.backend.backend() != "jax":
+        raise RuntimeError("Data-parallel training runs on the JAX backend: set KERAS_BACKEND=jax.")
+    devices = keras.distribution.list_devices()
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    return len(devices)
+
+
 def task_overrides(name, task):
     """The task's sizes (vocabulary, lengths, classes) that preset `name` accepts."""
     accepted = set(zoo.accepted_keys(name))

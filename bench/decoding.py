@@ -1,0 +1,125 @@
+"""Decoding speed: the cached decoder step against recomputing the prefix.
+
+Greedy and beam-4 decoding of 64-token outputs, batch 1 and 32, for the
+`transformer` preset (untrained: speed only; `[END]` is suppressed so every
+run decodes all 64 positions). The baseline, measured in the same run, is
+the same search over the teacher-forced model re-run on the whole prefix at
+every step. With `--onnx`, the cached decoder also runs from its ONNX
+export in ONNX Runtime (TensorFlow backend only, for the export).
+
+    KERAS_BACKEND=jax python bench/decoding.py [--repeats 3] [--append BENCHMARKS.md]
+"""
+
+import argparse
+import datetime
+import platform
+import statistics
+import tempfile
+import time
+
+import keras
+import numpy as np
+
+from keras_attn import decoding, search, zoo
+from keras_attn.vocabulary import END_ID
+
+STEPS = 64
+
+
+class NoEnd:
+    """Suppresses `[END]` so that every decode runs `STEPS` positions."""
+
+    def __init__(self, decoder):
+        self.decoder = decoder
+
+    def encode(self, source_ids):
+        return self.decoder.encode(source_ids)
+
+    def step(self, token_ids, step, memory):
+        logits, attention, memory = self.decoder.step(token_ids, step, memory)
+        logits = np.array(logits)
+        logits[:, END_ID] = -1e9
+        return logits, attention, memory
+
+
+class RecomputePrefix:
+    """The uncached baseline: the full model over the whole prefix at every step."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def encode(self, source_ids):
+        return {"source": np.asarray(source_ids, "int32"), "prefix": np.zeros((len(source_ids), 0), "int32")}
+
+    def step(self, token_ids, step, memory):
+        prefix = np.concatenate([memory["prefix"], np.asarray(token_ids, "int32")[:, None]], axis=1)
+        logits = self.model({"encoder_token_ids": memory["source"], "decoder_token_ids": prefix})
+        logits = keras.ops.convert_to_numpy(logits)[:, -1]
+        attention = np.zeros((len(token_ids), memory["source"].shape[1]))
+        return logits, attention, {"source": memory["source"], "prefix": prefix}
+
+
+def median_seconds(function, repeats):
+    function()  # warm-up (tracing, allocation)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--onnx", action="store_true")
+    parser.add_argument("--append", help="append the table to this Markdown file")
+    args = parser.parse_args()
+
+    model = zoo.build("transformer", source_vocabulary_size=8000, target_vocabulary_size=8000,
+                      max_source_length=32, max_target_length=STEPS + 1, dropout=0.0)
+    rng = np.random.default_rng(0)
+    decoders = {"cached": NoEnd(decoding.KerasDecoder(model)), "recompute prefix": NoEnd(RecomputePrefix(model))}
+    if args.onnx:
+        from keras_attn import runtime
+        from keras_attn.export import export
+
+        directory = tempfile.mkdtemp() + "/export"
+        export(model, directory, formats=("onnx",))
+        exported = runtime.ExportedModel(directory)
+        decoders["onnx runtime, cached"] = NoEnd(runtime.ArtifactDecoder(exported.runners["encoder"], exported.runners["decoder_step"]))
+
+    rows = []
+    for batch in (1, 32):
+        source = rng.integers(7, 8000, (batch, 24)).astype("int32")
+        for method, beam in (("greedy", None), ("beam-4", 4)):
+            times = {}
+            for name, decoder in decoders.items():
+                if beam:
+                    run = lambda: search.beam_search(decoder, source, STEPS, beam_size=beam)  # noqa: E731
+                else:
+                    run = lambda: search.greedy_search(decoder, source, STEPS)  # noqa: E731
+                times[name] = median_seconds(run, args.repeats)
+            baseline = times["recompute prefix"]
+            for name, seconds in times.items():
+                rows.append((method, batch, name, seconds, baseline / seconds))
+
+    header = "| search | batch | decoder | median s (64 tokens) | speed-up vs recompute |\n| --- | --- | --- | --- | --- |"
+    lines = [f"| {m} | {b} | {n} | {s:.3f} | {r:.1f}x |" for m, b, n, s, r in rows]
+    table = "\n".join([header] + lines)
+    context = (
+        f"`KERAS_BACKEND={keras.backend.backend()} python bench/decoding.py"
+        f"{' --onnx' if args.onnx else ''} --repeats {args.repeats}` on {platform.machine()} CPU "
+        f"({__import__('os').cpu_count()} cores), {datetime.date.today()}, keras {keras.__version__}; "
+        "`transformer` preset (3+3 layers, d_model 256), untrained, source length 24, median of "
+        f"{args.repeats} runs."
+    )
+    print(context)
+    print(table)
+    if args.append:
+        with open(args.append, "a") as f:
+            f.write(f"\n### Decoding: key/value cache vs recomputing the prefix ({keras.backend.backend()})\n\n{context}\n\n{table}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Data-parallel training over two (simulated) devices follows the one-device trajectory."""
+
+import json
+import os
+
+from tests.conftest import run_python
+
+TRAIN = r"""
+import json, sys
+import numpy as np, keras
+from keras_attn import tasks, training, zoo
+if PARALLEL:
+    assert training.distribute_over_local_devices() == 2
+keras.utils.set_random_seed(0)
+task = tasks.dates(512, seed=0)
+model = zoo.build("transformer", dropout=0.0, hidden_dim=32, num_layers=1, num_heads=2, intermediate_dim=64,
+                  **training.task_overrides("transformer", task))
+training.compile_model(model, "seq2seq", learning_rate=1e-3)
+x, y = task.model_inputs("train")
+history = model.fit(x, y, batch_size=32, epochs=3, shuffle=False, verbose=0)
+print(json.dumps(history.history["loss"]))
+"""
+
+
+def test_two_devices_give_the_one_device_loss_trajectory():
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    try:
+        one = json.loads(run_python("PARALLEL = False\n" + TRAIN, "jax").strip().splitlines()[-1])
+        two = json.loads(run_python("PARALLEL = True\n" + TRAIN, "jax").strip().splitlines()[-1])
+    finally:
+        del os.environ["XLA_FLAGS"]
+    assert one[-1] < one[0]
+    for a, b in zip(one, two):
+        assert abs(a - b) <= 1e-4 * max(1.0, abs(a)), (one, two)
