@@ -60,6 +60,12 @@ def _parser():
     export.add_argument("--max-source-length", type=int, help="fixed source length of bahdanau pieces")
     export.add_argument("--max-target-length", type=int, help="fixed target length of bahdanau pieces")
 
+    translate = commands.add_parser("translate", help="translate text with a trained model directory")
+    translate.add_argument("directory", help="a directory written by `keras-attn train`")
+    translate.add_argument("text")
+    translate.add_argument("--beam", type=int, help="beam width (default: greedy)")
+    translate.add_argument("--plot", help="write the attention heatmap to this image file")
+
     verify = commands.add_parser("verify", help="check every exported artifact against Keras in its runtime")
     verify.add_argument("directory")
     verify.add_argument("--model", help="the .keras file (default: DIRECTORY/model.keras)")
@@ -166,6 +172,18 @@ def _verify(args):
     return 0 if report["passed"] else 1
 
 
+def _translate(args):
+    from keras_attn.translation import Translator, plot_attention
+
+    if not os.path.isfile(os.path.join(args.directory, "config.json")):
+        raise FileNotFoundError(f"{args.directory} holds no config.json; is it a `keras-attn train` directory?")
+    translation, source, outputs, attention = Translator(args.directory).translate(args.text, beam_size=args.beam)
+    print(translation)
+    if args.plot:
+        plot_attention(args.plot, source, outputs, attention)
+        print(f"attention plot: {args.plot}")
+
+
 def _show_translations(model, task, count=5):
     from keras_attn import decoding
 
@@ -187,6 +205,8 @@ def main(argv=None):
             _train(args)
         elif args.command == "export":
             _export(args)
+        elif args.command == "translate":
+            _translate(args)
         elif args.command == "verify":
             return _verify(args)
     except (ValueError, OSError, RuntimeError) as error:

@@ -53,7 +53,8 @@ def test_core_trains_under_jax_without_tensorflow_and_loads_under_tensorflow(tmp
 
 def test_core_modules_import_without_tensorflow():
     out = run_python(
-        "import keras_attn.zoo, keras_attn.decoding, keras_attn.training, keras_attn.layers\n"
+        "import keras_attn.zoo, keras_attn.decoding, keras_attn.training, keras_attn.layers, keras_attn.tasks\n"
+        "import keras_attn.search, keras_attn.data, keras_attn.wordpiece, keras_attn.pretraining\n"
         "print('tensorflow' in sys.modules and sys.modules['tensorflow'] is not None)",
         "jax",
         block_tensorflow=True,

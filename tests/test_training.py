@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import keras_attn
-from keras_attn import cli, tasks, training
+from keras_attn import cli, decoding, tasks, training
 
 
-def test_bahdanau_learns_dates(tmp_path):
+def test_bahdanau_learns_dates(tmp_path, capsys):
     task = tasks.dates(1500, seed=1)
     model, report = training.train(
         "bahdanau", task, tmp_path, epochs=3, batch_size=32,
@@ -23,6 +23,14 @@ def test_bahdanau_learns_dates(tmp_path):
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["config"]["units"] == 64 and config["config"]["target_vocabulary_size"] == len(task.target_vocabulary)
     assert keras_attn.vocabulary.Vocabulary.load(tmp_path / "source_vocabulary.txt").tokens == task.source_vocabulary.tokens
+
+    # `keras-attn translate` on the saved directory gives the greedy decoding of the same text.
+    text = task.examples["test"][0][0]
+    expected = task.target_text(decoding.greedy_decode(model, task.splits["test"][0][:1]).tokens[0])
+    plot = tmp_path / "attention.png"
+    assert cli.main(["translate", str(tmp_path), text, "--plot", str(plot)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == expected
+    assert plot.stat().st_size > 1000
 
 
 def test_bert_pretrains_then_finetunes(tmp_path):

@@ -62,7 +62,7 @@ def _random_ids(rng, lengths, vocabulary_size):
     return ids
 
 
-def _case_lengths(limit, rng):
+def _case_lengths(limit):
     """Row lengths: one row; a mixed batch; rows near the longest allowed."""
     limit = max(3, limit)
     short = max(2, limit // 3)
@@ -73,17 +73,20 @@ def _case_lengths(limit, rng):
     }
 
 
+def _vocabulary_size(layer):
+    """Of a `keras.layers.Embedding` or a `TokenAndPositionEmbedding`."""
+    return getattr(layer, "vocabulary_size", None) or layer.input_dim
+
+
 def _vocabulary_sizes(model, kind):
     if kind in ("bahdanau", "transformer"):
         return {
-            "encoder_token_ids": model.get_layer("encoder_embedding").input_dim
-            if kind == "bahdanau" else model.get_layer("encoder_embedding").vocabulary_size,
-            "decoder_token_ids": model.get_layer("decoder_embedding").input_dim
-            if kind == "bahdanau" else model.get_layer("decoder_embedding").vocabulary_size,
+            "encoder_token_ids": _vocabulary_size(model.get_layer("encoder_embedding")),
+            "decoder_token_ids": _vocabulary_size(model.get_layer("decoder_embedding")),
         }
     if kind == "classifier":
-        return {"token_ids": model.get_layer("embedding").vocabulary_size}
-    return {"token_ids": model.backbone.get_layer("embeddings").vocabulary_size}
+        return {"token_ids": _vocabulary_size(model.get_layer("embedding"))}
+    return {"token_ids": _vocabulary_size(model.backbone.get_layer("embeddings"))}
 
 
 def real_case(directory, manifest):
@@ -127,14 +130,14 @@ def make_cases(model, manifest, seed=0):
     if kind in ("bahdanau", "transformer"):
         source_limit, target_limit = manifest["max_source_length"], manifest["max_target_length"]
         cases = {}
-        for name, lengths in _case_lengths(min(source_limit, target_limit), rng).items():
+        for name, lengths in _case_lengths(min(source_limit, target_limit)).items():
             cases[name] = {
                 "encoder_token_ids": _random_ids(rng, lengths, sizes["encoder_token_ids"]),
                 "decoder_token_ids": _random_ids(rng, lengths[::-1], sizes["decoder_token_ids"]),
             }
         return cases
     cases = {}
-    for name, lengths in _case_lengths(manifest["max_length"], rng).items():
+    for name, lengths in _case_lengths(manifest["max_length"]).items():
         ids = _random_ids(rng, lengths, sizes["token_ids"])
         ids[:, 0] = 4  # [CLS]
         inputs = {"token_ids": ids}
@@ -275,7 +278,6 @@ def verify(directory, model):
             plain = runner(_padded(role_inputs, artifact, 0))
             padded = runner(_padded(role_inputs, artifact, EXTRA_PADDING))
             row = _compare(plain, padded, role_inputs.get("encoder_token_ids"))
-            row["argmax_agreement"] = row["argmax_agreement"]
             rows.append({**base, "case": "padding", **row, "status": _status(artifact, row)})
 
     cross = []
