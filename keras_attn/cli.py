@@ -118,13 +118,31 @@ def _train(args):
     print(f"{args.name} on {task.name}: {scores}; saved to {os.path.join(args.out, 'model.keras')}")
 
 
-def _lengths_beside(model_path):
-    """The task lengths that `train` saved beside a model, if any."""
+def _training_config(model_path):
+    """The `config.json` that `train` saved beside a model, or `{}`."""
     config_path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "config.json")
     if not os.path.exists(config_path):
         return {}
     with open(config_path) as f:
-        return json.load(f).get("lengths", {})
+        return json.load(f)
+
+
+def _text_spec(model_path, config):
+    """Tokenization and vocabularies for the string signatures, if `train` left them."""
+    from keras_attn.tasks import TOKENIZATION
+    from keras_attn.vocabulary import Vocabulary
+
+    folder = os.path.dirname(os.path.abspath(model_path))
+    if config.get("task") not in TOKENIZATION:
+        return None
+    if config["family"] == "seq2seq":
+        files = {"source_tokens": "source_vocabulary.txt", "target_tokens": "target_vocabulary.txt"}
+    else:
+        files = {"source_tokens": "vocabulary.txt"}
+    if not all(os.path.exists(os.path.join(folder, name)) for name in files.values()):
+        return None
+    spec = {key: Vocabulary.load(os.path.join(folder, name)).tokens for key, name in files.items()}
+    return {"tokenization": TOKENIZATION[config["task"]], **spec}
 
 
 def _export(args):
@@ -133,7 +151,8 @@ def _export(args):
 
     if not os.path.isfile(args.model):
         raise FileNotFoundError(f"No model file at {args.model}.")
-    lengths = _lengths_beside(args.model)
+    config = _training_config(args.model)
+    lengths = config.get("lengths", {})
     source_length = args.max_source_length or lengths.get("max_source_length", 64)
     target_length = args.max_target_length or lengths.get("max_target_length", 64)
     folder = os.path.dirname(os.path.abspath(args.model))
@@ -149,6 +168,7 @@ def _export(args):
         max_source_length=source_length,
         max_target_length=target_length,
         assets=assets,
+        text=_text_spec(args.model, config) if "saved_model" in args.formats else None,
     )
     model_copy = os.path.join(args.out, os.path.basename(args.model))
     if os.path.basename(args.model) != "model.keras":

@@ -205,6 +205,9 @@ def sentiment(num_examples=20000, seed=0, max_words=16):
 
 TASKS = {"dates": dates, "sentiment": sentiment}
 
+# How each task turns text into tokens (the corpora use WordPiece).
+TOKENIZATION = {"dates": "characters", "sentiment": "words", "spa-eng": "wordpiece", "sst2": "wordpiece"}
+
 
 def load(name, num_examples=20000, seed=0):
     """Builds a built-in task by name."""

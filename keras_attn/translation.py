@@ -12,9 +12,29 @@ import os
 import numpy as np
 
 from keras_attn import decoding
+from keras_attn.tasks import TOKENIZATION
 from keras_attn.saving import load_model
 from keras_attn.vocabulary import Vocabulary, pad_sequences
 from keras_attn.wordpiece import WordPieceTokenizer
+
+
+def text_encoder(tokenization, vocabulary):
+    """`encode(text) → ids` in pure Python, as the task tokenised its text."""
+    if tokenization == "characters":
+        return lambda text: vocabulary.encode(list(text.lower()))
+    if tokenization == "words":
+        return lambda text: vocabulary.encode(text.split())
+    return WordPieceTokenizer(vocabulary.tokens).encode
+
+
+def text_decoder(tokenization, vocabulary):
+    """`decode(ids) → text` up to `[END]`, as the task detokenises."""
+    if tokenization == "characters":
+        return lambda ids: "".join(vocabulary.decode(ids))
+    if tokenization == "words":
+        return lambda ids: " ".join(vocabulary.decode(ids))
+    wordpiece = WordPieceTokenizer(vocabulary.tokens)
+    return lambda ids: wordpiece.decode([vocabulary.ids[t] for t in vocabulary.decode(ids)])
 
 
 class Translator:
@@ -26,20 +46,15 @@ class Translator:
         self.model = load_model(os.path.join(directory, "model.keras"), compile=False)
         self.source_vocabulary = Vocabulary.load(os.path.join(directory, "source_vocabulary.txt"))
         self.target_vocabulary = Vocabulary.load(os.path.join(directory, "target_vocabulary.txt"))
-        self.characters = self.config["task"] == "dates"
-        if not self.characters:
-            self.source_tokenizer = WordPieceTokenizer(self.source_vocabulary.tokens)
-            self.target_tokenizer = WordPieceTokenizer(self.target_vocabulary.tokens)
-
-    def source_tokens(self, text):
-        if self.characters:
-            return list(text.lower())
-        return [self.source_vocabulary.tokens[i] for i in self.source_tokenizer.encode(text)]
+        tokenization = TOKENIZATION[self.config["task"]]
+        self.encode = text_encoder(tokenization, self.source_vocabulary)
+        self.decode = text_decoder(tokenization, self.target_vocabulary)
 
     def translate(self, text, beam_size=None):
         """`(translation, source tokens, output tokens, attention (outputs × sources))`."""
-        tokens = self.source_tokens(text)
-        ids = pad_sequences([self.source_vocabulary.encode(tokens)])
+        source_ids = self.encode(text)
+        tokens = [self.source_vocabulary.tokens[i] for i in source_ids]
+        ids = pad_sequences([source_ids])
         max_length = self.config.get("lengths", {}).get("max_target_length")
         if beam_size:
             result = decoding.beam_decode(self.model, ids, beam_size=beam_size, max_length=max_length)
@@ -47,11 +62,7 @@ class Translator:
             result = decoding.greedy_decode(self.model, ids, max_length=max_length)
         outputs = self.target_vocabulary.decode(result.tokens[0])
         attention = np.asarray(result.attention[0, : len(outputs)])
-        if self.characters:
-            translation = "".join(outputs)
-        else:
-            translation = self.target_tokenizer.decode([self.target_vocabulary.ids[t] for t in outputs])
-        return translation, tokens, outputs, attention
+        return self.decode(result.tokens[0]), tokens, outputs, attention
 
 
 def plot_attention(path, source_tokens, output_tokens, attention):

@@ -170,8 +170,8 @@ def test_cli_export_and_verify(tmp_path, capsys):
     assert keras_attn.cli.main(["train", "bahdanau", "--examples", "300", "--epochs", "1",
                                 "--set", "units=16", "--set", "embedding_dim=8", "--out", str(run)]) == 0
     out = tmp_path / "export"
-    assert keras_attn.cli.main(["export", str(run / "model.keras"), "--out", str(out), "--formats", "onnx", "tflite"]) == 0
-    assert {"model.keras", "config.json", "source_vocabulary.txt", "manifest.json"} <= set(os.listdir(out))
+    assert keras_attn.cli.main(["export", str(run / "model.keras"), "--out", str(out)]) == 0
+    assert {"model.keras", "config.json", "source_vocabulary.txt", "manifest.json", "text_saved_model"} <= set(os.listdir(out))
     assert json.loads((out / "manifest.json").read_text())["max_source_length"] == json.loads(
         (run / "config.json").read_text())["lengths"]["max_source_length"]
     assert keras_attn.cli.main(["export", str(run / "model.keras"), "--out", str(out)]) == 2
@@ -180,3 +180,26 @@ def test_cli_export_and_verify(tmp_path, capsys):
     assert keras_attn.cli.main(["verify", str(out)]) == 0
     table = capsys.readouterr().out
     assert "real" in table and "greedy" in table and table.strip().endswith("PASSED")
+    # translate(tf.string) → tf.string gives Keras's greedy translation of the same text.
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(out / "text_saved_model"))
+    task = keras_attn.tasks.dates(200)
+    texts = [text for text, _ in task.examples["test"][:4]]
+    model = keras_attn.load_model(run / "model.keras")
+    manifest = json.loads((out / "manifest.json").read_text())
+    expected = decoding.greedy_decode(model, task.splits["test"][0][:4], max_length=manifest["max_target_length"] - 1)
+    assert [t.decode() for t in loaded.translate(tf.constant(texts))["translation"].numpy()] == [
+        task.target_text(row) for row in expected.tokens
+    ]
+
+
+def test_string_signature_classifies_like_keras(tmp_path, capsys):
+    run, out = tmp_path / "run", tmp_path / "export"
+    assert keras_attn.cli.main(["train", "transformer-classifier", "--examples", "300", "--epochs", "1", "--out", str(run)]) == 0
+    assert keras_attn.cli.main(["export", str(run / "model.keras"), "--out", str(out), "--formats", "saved_model"]) == 0
+    capsys.readouterr()
+    assert keras_attn.cli.main(["verify", str(out)]) == 0
+    rows = json.loads((out / "parity.json").read_text())["rows"]
+    text_row = next(r for r in rows if r["role"] == "text")
+    assert text_row["status"] == "pass" and text_row["max_abs_error"] <= 1e-4

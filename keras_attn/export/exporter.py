@@ -124,6 +124,7 @@ def export(
     max_source_length=64,
     max_target_length=64,
     assets=(),
+    text=None,
 ):
     """Exports `model` into `out_dir` and returns the manifest (also written
     as `out_dir/manifest.json`).
@@ -139,6 +140,10 @@ def export(
         max_source_length, max_target_length: the fixed lengths of the
             `bahdanau` pieces (ignored by the other families).
         assets: files (vocabularies, config) copied into `out_dir`.
+        text: optional `{"tokenization", "source_tokens", "target_tokens"}`
+            (`target_tokens` for translators only): adds `text_saved_model`,
+            a SavedModel whose `translate` or `classify` signature takes
+            strings (see `text_signatures.py`).
 
     The export is written into a temporary directory beside `out_dir` and
     renamed into place only when every artifact is written, so a failure
@@ -161,6 +166,8 @@ def export(
     staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
         manifest = _export_into(model, staging, formats, quantize, max_source_length, max_target_length)
+        if text is not None:
+            manifest["artifacts"].append(_export_text(model, staging, text, manifest))
         for asset in assets:
             shutil.copy(asset, staging)
         with open(os.path.join(staging, "manifest.json"), "w") as f:
@@ -172,6 +179,35 @@ def export(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return manifest
+
+
+def _export_text(model, directory, text, manifest):
+    from keras_attn.export import text_signatures
+
+    path = os.path.join(directory, "text_saved_model")
+    translator = text.get("target_tokens") is not None
+    text_signatures.write(
+        model,
+        path,
+        text["tokenization"],
+        text["source_tokens"],
+        text.get("target_tokens"),
+        max_source_length=manifest.get("max_source_length", manifest.get("max_length")),
+        max_target_length=manifest.get("max_target_length", 64) - 1 if translator else None,
+    )
+    return {
+        "format": "saved_model",
+        "role": "text",
+        "path": "text_saved_model",
+        "quantization": "float32",
+        "size_bytes": _size(path),
+        "sha256": _sha256(path),
+        "signature": "translate" if translator else "classify",
+        "tokenization": text["tokenization"],
+        "inputs": [{"name": "text", "dtype": "string", "shape": [None]}],
+        "outputs": [{"name": "translation", "dtype": "string", "shape": [None]}] if translator
+        else [{"name": "probabilities", "dtype": "float32", "shape": [None, None]}],
+    }
 
 
 def _export_into(model, directory, formats, quantize, max_source_length, max_target_length):

@@ -237,6 +237,50 @@ def _greedy_row(model, manifest, encoder, step, source_ids):
     return row
 
 
+def _text_row(directory, artifact, model, manifest):
+    """The string signature on held-out sentences against Keras on the same text."""
+    import tensorflow as tf
+
+    from keras_attn.translation import text_decoder, text_encoder
+    from keras_attn.vocabulary import CLS_ID, Vocabulary, pad_sequences
+
+    with open(os.path.join(directory, "config.json")) as f:
+        task_name = json.load(f)["task"]
+    loaded = tf.saved_model.load(os.path.join(directory, artifact["path"]))  # keeps the variables alive
+    signature = getattr(loaded, artifact["signature"])
+    texts = [source for source, _ in _held_out_texts(task_name)]
+    tokenization = artifact["tokenization"]
+    if artifact["signature"] == "translate":
+        source = Vocabulary.load(os.path.join(directory, "source_vocabulary.txt"))
+        target = Vocabulary.load(os.path.join(directory, "target_vocabulary.txt"))
+        encode, decode = text_encoder(tokenization, source), text_decoder(tokenization, target)
+        ids = pad_sequences([encode(t)[: manifest["max_source_length"]] for t in texts])
+        result = decoding.greedy_decode(model, ids, max_length=manifest["max_target_length"] - 1)
+        expected = [decode(row) for row in result.tokens]
+        got = [t.decode("utf-8") for t in signature(tf.constant(texts))["translation"].numpy()]
+        agreement = float(np.mean([a == b for a, b in zip(got, expected)]))
+        status = "pass" if agreement == 1.0 else "fail"
+        return {"case": "real", "max_abs_error": 0.0, "relative_error": 0.0, "argmax_agreement": agreement, "status": status}
+    encode = text_encoder(tokenization, Vocabulary.load(os.path.join(directory, "vocabulary.txt")))
+    token_ids = pad_sequences([[CLS_ID] + encode(t) for t in texts])[:, : manifest["max_length"]]
+    inputs = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids)} if hasattr(model, "backbone") else token_ids
+    logits = np.asarray(model(inputs, training=False), "float64")
+    expected = np.exp(logits - logits.max(-1, keepdims=True))
+    expected /= expected.sum(-1, keepdims=True)
+    row = _compare({"logits": expected}, {"logits": signature(tf.constant(texts))["probabilities"].numpy()})
+    row.update(case="real", status="pass" if row["max_abs_error"] <= FLOAT32_TOLERANCE else "fail")
+    return row
+
+
+def _held_out_texts(task_name):
+    """Eight held-out `(text, target)` examples of the task the model was trained on."""
+    if task_name in tasks.TASKS:
+        return tasks.load(task_name, num_examples=200).examples["test"][:8]
+    from keras_attn import corpora
+
+    return corpora.load(task_name, num_examples=400).examples["test"][:8]
+
+
 def verify(directory, model):
     """Runs the parity suite on the export in `directory` against `model`;
     writes `directory/parity.json` and returns the report."""
@@ -250,9 +294,13 @@ def verify(directory, model):
     if real is not None:
         cases["real"] = real
     rows, outputs_by_case = [], {}
-    runners = {artifact["path"]: open_artifact(directory, artifact) for artifact in manifest["artifacts"]}
+    runners = {a["path"]: open_artifact(directory, a) for a in manifest["artifacts"] if a["role"] != "text"}
 
     for artifact in manifest["artifacts"]:
+        if artifact["role"] == "text":
+            row = _text_row(directory, artifact, model, manifest)
+            rows.append({**{k: artifact[k] for k in ("path", "format", "role", "quantization")}, **row})
+            continue
         runner = runners[artifact["path"]]
         base = {k: artifact[k] for k in ("path", "format", "role", "quantization")}
         if artifact["role"] == "decoder_step":

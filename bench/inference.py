@@ -1,0 +1,107 @@
+"""Inference latency and file size per export format, on the CPU.
+
+For each preset named (default sizes, vocabulary 8000), the `forward`
+piece is exported to SavedModel, TFLite (float32, float16, int8) and ONNX
+(float32, int8) and timed on right-padded batches of 1 and 32 rows of
+length 32, against Keras (`predict_on_batch`, TensorFlow backend) in the
+same run. Untrained weights: speed and size only.
+
+    KERAS_BACKEND=tensorflow python bench/inference.py [--presets transformer-classifier bert-mini]
+        [--repeats 20] [--append BENCHMARKS.md]
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import tempfile
+import time
+
+import keras
+import numpy as np
+
+from keras_attn import zoo
+from keras_attn.export import export
+from keras_attn.export.parity import open_artifact
+
+LENGTH = 32
+VOCABULARY = 8000
+
+
+def inputs_for(name, batch, rng):
+    ids = rng.integers(7, VOCABULARY, (batch, LENGTH)).astype("int32")
+    ids[1::2, LENGTH // 2 :] = 0  # every other row half padding
+    family = zoo.preset(name).family
+    if family == "seq2seq":
+        return {"encoder_token_ids": ids, "decoder_token_ids": ids}
+    if family == "bert":
+        return {"token_ids": ids, "segment_ids": np.zeros_like(ids)}
+    return {"token_ids": ids}
+
+
+def overrides(name):
+    if zoo.preset(name).family == "seq2seq":
+        return {"source_vocabulary_size": VOCABULARY, "target_vocabulary_size": VOCABULARY}
+    return {"vocabulary_size": VOCABULARY}
+
+
+def median_ms(function, repeats):
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--presets", nargs="+", default=["transformer-classifier", "bert-mini", "transformer"])
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--append")
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    rows = []
+    for name in args.presets:
+        model = zoo.build(name, **overrides(name))
+        directory = os.path.join(tempfile.mkdtemp(), name)
+        for quantize in ("fp16", "int8"):
+            manifest = export(model, directory, quantize=quantize, overwrite=True, max_source_length=LENGTH,
+                              max_target_length=LENGTH)
+            artifacts = [a for a in manifest["artifacts"] if a["role"] == "forward"]
+            if quantize == "int8":
+                artifacts = [a for a in artifacts if a["quantization"] == "int8"]
+            for batch in (1, 32):
+                x = inputs_for(name, batch, rng)
+                keras_x = x if zoo.preset(name).family != "classifier" else x["token_ids"]
+                keras_ms = median_ms(lambda: model.predict_on_batch(keras_x), args.repeats)
+                if quantize == "fp16":
+                    rows.append((name, "keras", "float32", batch, keras_ms, 1.0, None))
+                for artifact in artifacts:
+                    runner = open_artifact(directory, artifact)
+                    ms = median_ms(lambda: runner(x), args.repeats)
+                    rows.append((name, artifact["format"], artifact["quantization"], batch, ms, keras_ms / ms,
+                                 artifact["size_bytes"]))
+    header = ("| preset | runtime | weights | batch | median ms | speed-up vs Keras | size MB |\n"
+              "| --- | --- | --- | --- | --- | --- | --- |")
+    lines = [
+        f"| {n} | {f} | {q} | {b} | {ms:.2f} | {r:.2f}x | {'' if size is None else f'{size / 2**20:.1f}'} |"
+        for n, f, q, b, ms, r, size in rows
+    ]
+    table = "\n".join([header] + lines)
+    context = (
+        f"`python bench/inference.py --presets {' '.join(args.presets)} --repeats {args.repeats}` on "
+        f"{platform.machine()} CPU ({os.cpu_count()} cores), {datetime.date.today()}, keras {keras.__version__}; "
+        f"forward pass, length {LENGTH}, vocabulary {VOCABULARY}, untrained; Keras measured in the same run."
+    )
+    print(context)
+    print(table)
+    if args.append:
+        with open(args.append, "a") as f:
+            f.write(f"\n### Inference per export format (CPU)\n\n{context}\n\n{table}\n")
+
+
+if __name__ == "__main__":
+    main()
