@@ -11,17 +11,15 @@ export in ONNX Runtime (TensorFlow backend only, for the export).
 """
 
 import argparse
-import datetime
-import platform
-import statistics
 import tempfile
-import time
 
 import keras
 import numpy as np
 
 from keras_attn import decoding, search, zoo
 from keras_attn.vocabulary import END_ID
+
+from common import median_seconds, report
 
 STEPS = 64
 
@@ -53,20 +51,11 @@ class RecomputePrefix:
 
     def step(self, token_ids, step, memory):
         prefix = np.concatenate([memory["prefix"], np.asarray(token_ids, "int32")[:, None]], axis=1)
-        logits = self.model({"encoder_token_ids": memory["source"], "decoder_token_ids": prefix})
-        logits = keras.ops.convert_to_numpy(logits)[:, -1]
+        # Compiled like the cached step (one compilation per prefix length,
+        # all made in the warm-up run).
+        logits = self.model.predict_on_batch({"encoder_token_ids": memory["source"], "decoder_token_ids": prefix})[:, -1]
         attention = np.zeros((len(token_ids), memory["source"].shape[1]))
         return logits, attention, {"source": memory["source"], "prefix": prefix}
-
-
-def median_seconds(function, repeats):
-    function()  # warm-up (tracing, allocation)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main():
@@ -104,21 +93,15 @@ def main():
             for name, seconds in times.items():
                 rows.append((method, batch, name, seconds, baseline / seconds))
 
-    header = "| search | batch | decoder | median s (64 tokens) | speed-up vs recompute |\n| --- | --- | --- | --- | --- |"
-    lines = [f"| {m} | {b} | {n} | {s:.3f} | {r:.1f}x |" for m, b, n, s, r in rows]
-    table = "\n".join([header] + lines)
-    context = (
-        f"`KERAS_BACKEND={keras.backend.backend()} python bench/decoding.py"
-        f"{' --onnx' if args.onnx else ''} --repeats {args.repeats}` on {platform.machine()} CPU "
-        f"({__import__('os').cpu_count()} cores), {datetime.date.today()}, keras {keras.__version__}; "
-        "`transformer` preset (3+3 layers, d_model 256), untrained, source length 24, median of "
-        f"{args.repeats} runs."
+    report(
+        f"Decoding: key/value cache vs recomputing the prefix ({keras.backend.backend()})",
+        f"KERAS_BACKEND={keras.backend.backend()} python bench/decoding.py{' --onnx' if args.onnx else ''} "
+        f"--repeats {args.repeats}",
+        f"`transformer` preset (3+3 layers, d_model 256), untrained, source length 24, median of {args.repeats} runs.",
+        "| search | batch | decoder | median s (64 tokens) | speed-up vs recompute |",
+        [f"| {m} | {b} | {n} | {s:.3f} | {r:.1f}x |" for m, b, n, s, r in rows],
+        args.append,
     )
-    print(context)
-    print(table)
-    if args.append:
-        with open(args.append, "a") as f:
-            f.write(f"\n### Decoding: key/value cache vs recomputing the prefix ({keras.backend.backend()})\n\n{context}\n\n{table}\n")
 
 
 if __name__ == "__main__":

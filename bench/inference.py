@@ -11,19 +11,16 @@ same run. Untrained weights: speed and size only.
 """
 
 import argparse
-import datetime
 import os
-import platform
-import statistics
 import tempfile
-import time
 
-import keras
 import numpy as np
 
 from keras_attn import zoo
 from keras_attn.export import export
 from keras_attn.export.parity import open_artifact
+
+from common import median_seconds, report
 
 LENGTH = 32
 VOCABULARY = 8000
@@ -46,16 +43,6 @@ def overrides(name):
     return {"vocabulary_size": VOCABULARY}
 
 
-def median_ms(function, repeats):
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--presets", nargs="+", default=["transformer-classifier", "bert-mini", "transformer"])
@@ -76,31 +63,25 @@ def main():
             for batch in (1, 32):
                 x = inputs_for(name, batch, rng)
                 keras_x = x if zoo.preset(name).family != "classifier" else x["token_ids"]
-                keras_ms = median_ms(lambda: model.predict_on_batch(keras_x), args.repeats)
+                keras_ms = 1000 * median_seconds(lambda: model.predict_on_batch(keras_x), args.repeats)
                 if quantize == "fp16":
                     rows.append((name, "keras", "float32", batch, keras_ms, 1.0, None))
                 for artifact in artifacts:
                     runner = open_artifact(directory, artifact)
-                    ms = median_ms(lambda: runner(x), args.repeats)
+                    ms = 1000 * median_seconds(lambda: runner(x), args.repeats)
                     rows.append((name, artifact["format"], artifact["quantization"], batch, ms, keras_ms / ms,
                                  artifact["size_bytes"]))
-    header = ("| preset | runtime | weights | batch | median ms | speed-up vs Keras | size MB |\n"
-              "| --- | --- | --- | --- | --- | --- | --- |")
-    lines = [
-        f"| {n} | {f} | {q} | {b} | {ms:.2f} | {r:.2f}x | {'' if size is None else f'{size / 2**20:.1f}'} |"
-        for n, f, q, b, ms, r, size in rows
-    ]
-    table = "\n".join([header] + lines)
-    context = (
-        f"`python bench/inference.py --presets {' '.join(args.presets)} --repeats {args.repeats}` on "
-        f"{platform.machine()} CPU ({os.cpu_count()} cores), {datetime.date.today()}, keras {keras.__version__}; "
-        f"forward pass, length {LENGTH}, vocabulary {VOCABULARY}, untrained; Keras measured in the same run."
+    report(
+        "Inference per export format (CPU)",
+        f"python bench/inference.py --presets {' '.join(args.presets)} --repeats {args.repeats}",
+        f"forward pass, length {LENGTH}, vocabulary {VOCABULARY}, untrained; Keras measured in the same run.",
+        "| preset | runtime | weights | batch | median ms | speed-up vs Keras | size MB |",
+        [
+            f"| {n} | {f} | {q} | {b} | {ms:.2f} | {r:.2f}x | {'' if size is None else f'{size / 2**20:.1f}'} |"
+            for n, f, q, b, ms, r, size in rows
+        ],
+        args.append,
     )
-    print(context)
-    print(table)
-    if args.append:
-        with open(args.append, "a") as f:
-            f.write(f"\n### Inference per export format (CPU)\n\n{context}\n\n{table}\n")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ Example (any Keras backend):
 """
 
 import numpy as np
-from keras import ops
 
 from keras_attn import search
 from keras_attn.models import bahdanau, transformer
@@ -40,17 +39,20 @@ class KerasDecoder:
     def __init__(self, model):
         self.encoder, self.decoder_step = inference_models(model)
 
+    # `predict_on_batch` runs each piece as one compiled function (XLA under
+    # JAX, a tf.function under TensorFlow); the step's shapes do not change
+    # from one position to the next, so it compiles once per batch shape.
     def encode(self, source_ids):
-        memory = self.encoder({"encoder_token_ids": ops.convert_to_tensor(source_ids, "int32")})
-        memory = {name: ops.convert_to_numpy(value) for name, value in memory.items()}
-        memory["encoder_token_ids"] = np.asarray(source_ids, "int32")
+        source_ids = np.asarray(source_ids, "int32")
+        memory = dict(self.encoder.predict_on_batch({"encoder_token_ids": source_ids}))
+        memory["encoder_token_ids"] = source_ids
         return memory
 
     def step(self, token_ids, step, memory):
-        inputs = {name: ops.convert_to_tensor(value) for name, value in memory.items()}
-        inputs["token_ids"] = ops.convert_to_tensor(np.asarray(token_ids, "int32")[:, None])
-        inputs["step"] = ops.convert_to_tensor(np.full((len(token_ids),), step, "int32"))
-        outputs = {name: ops.convert_to_numpy(value) for name, value in self.decoder_step(inputs).items()}
+        inputs = dict(memory)
+        inputs["token_ids"] = np.asarray(token_ids, "int32")[:, None]
+        inputs["step"] = np.full((len(token_ids),), step, "int32")
+        outputs = self.decoder_step.predict_on_batch(inputs)
         return outputs["logits"], outputs["attention"], search.next_memory(memory, outputs)
 
 
