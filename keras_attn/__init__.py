@@ -11,19 +11,26 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "cli",
+    "corpora",
+    "data",
     "decoding",
+    "export",
     "layers",
     "losses",
     "metrics",
     "models",
     "pretraining",
+    "runtime",
     "saving",
     "schedules",
     "search",
     "tasks",
+    "text",
     "training",
+    "translation",
     "validation",
     "vocabulary",
+    "wordpiece",
     "zoo",
 )
 
