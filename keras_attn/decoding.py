@@ -33,27 +33,17 @@ def default_max_length(model, source_length):
     return 2 * source_length + 10
 
 
-class KerasDecoder:
-    """The `keras_attn.search` decoder protocol over a Keras training model."""
+class KerasDecoder(search.PieceDecoder):
+    """The `keras_attn.search` decoder protocol over a Keras training model.
+
+    `predict_on_batch` runs each piece as one compiled function (XLA under
+    JAX, a tf.function under TensorFlow); the step's shapes do not change
+    from one position to the next, so it compiles once per batch shape.
+    """
 
     def __init__(self, model):
-        self.encoder, self.decoder_step = inference_models(model)
-
-    # `predict_on_batch` runs each piece as one compiled function (XLA under
-    # JAX, a tf.function under TensorFlow); the step's shapes do not change
-    # from one position to the next, so it compiles once per batch shape.
-    def encode(self, source_ids):
-        source_ids = np.asarray(source_ids, "int32")
-        memory = dict(self.encoder.predict_on_batch({"encoder_token_ids": source_ids}))
-        memory["encoder_token_ids"] = source_ids
-        return memory
-
-    def step(self, token_ids, step, memory):
-        inputs = dict(memory)
-        inputs["token_ids"] = np.asarray(token_ids, "int32")[:, None]
-        inputs["step"] = np.full((len(token_ids),), step, "int32")
-        outputs = self.decoder_step.predict_on_batch(inputs)
-        return outputs["logits"], outputs["attention"], search.next_memory(memory, outputs)
+        encoder, decoder_step = inference_models(model)
+        super().__init__(encoder.predict_on_batch, decoder_step.predict_on_batch)
 
 
 def greedy_decode(model, source_ids, max_length=None):

@@ -75,20 +75,7 @@ RUNNERS = {"onnx": OnnxRunner, "tflite": LiteRTRunner}
 
 
 def describe_artifact(fmt, path):
-    """`(inputs, outputs)`: lists of `{"name", "dtype", "shape"}` read from the artifact."""
-    if fmt == "saved_model":
-        import tensorflow as tf  # only the SavedModel needs TensorFlow
-
-        function = tf.saved_model.load(path).signatures["serving_default"]
-        inputs = [
-            {"name": name, "dtype": spec.dtype.name, "shape": list(spec.shape.as_list())}
-            for name, spec in sorted(function.structured_input_signature[1].items())
-        ]
-        outputs = [
-            {"name": name, "dtype": spec.dtype.name, "shape": list(spec.shape.as_list())}
-            for name, spec in sorted(function.structured_outputs.items())
-        ]
-        return inputs, outputs
+    """`(inputs, outputs)` of an ONNX or TFLite artifact: lists of `{"name", "dtype", "shape"}`."""
     runner = RUNNERS[fmt](path)
     return runner.inputs, runner.outputs
 
@@ -101,11 +88,12 @@ def pad_to(ids, length):
     return np.pad(ids, ((0, 0), (0, length - ids.shape[1])))
 
 
-class ArtifactDecoder:
-    """The `keras_attn.search` decoder protocol over exported encoder and decoder-step artifacts."""
+class ArtifactDecoder(search.PieceDecoder):
+    """The `keras_attn.search` decoder protocol over exported encoder and
+    decoder-step artifacts; pads sources to a fixed exported length."""
 
     def __init__(self, encoder, decoder_step, fixed_source_length=None):
-        self.encoder, self.decoder_step = encoder, decoder_step
+        super().__init__(encoder, decoder_step)
         self.fixed_source_length = fixed_source_length
 
     def encode(self, source_ids):
@@ -113,17 +101,11 @@ class ArtifactDecoder:
         self.source_length = source_ids.shape[1]  # attention is reported over the caller's source
         if self.fixed_source_length is not None:
             source_ids = pad_to(source_ids, self.fixed_source_length)
-        memory = self.encoder({"encoder_token_ids": source_ids})
-        memory["encoder_token_ids"] = source_ids
-        return memory
+        return super().encode(source_ids)
 
     def step(self, token_ids, step, memory):
-        inputs = dict(memory)
-        inputs["token_ids"] = np.asarray(token_ids, "int32")[:, None]
-        inputs["step"] = np.full((len(token_ids),), step, "int32")
-        outputs = self.decoder_step(inputs)
-        attention = outputs["attention"][:, : self.source_length]
-        return outputs["logits"], attention, search.next_memory(memory, outputs)
+        logits, attention, memory = super().step(token_ids, step, memory)
+        return logits, attention[:, : self.source_length], memory
 
 
 class ExportedModel:

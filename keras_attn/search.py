@@ -37,6 +37,30 @@ def next_memory(memory, step_outputs):
     return {name: step_outputs.get(f"next_{name}", value) for name, value in memory.items()}
 
 
+class PieceDecoder:
+    """The decoder protocol over two callables taking and returning dicts of
+    arrays: `encoder({"encoder_token_ids"}) → memory` and
+    `decoder_step({"token_ids" (b, 1), "step" (b,), **memory}) → {"logits",
+    "attention", "next_<name>", ...}`. Keras models and exported artifacts
+    both fit it."""
+
+    def __init__(self, encoder, decoder_step):
+        self.encoder, self.decoder_step = encoder, decoder_step
+
+    def encode(self, source_ids):
+        source_ids = np.asarray(source_ids, "int32")
+        memory = dict(self.encoder({"encoder_token_ids": source_ids}))
+        memory["encoder_token_ids"] = source_ids
+        return memory
+
+    def step(self, token_ids, step, memory):
+        inputs = dict(memory)
+        inputs["token_ids"] = np.asarray(token_ids, "int32")[:, None]
+        inputs["step"] = np.full((len(token_ids),), step, "int32")
+        outputs = self.decoder_step(inputs)
+        return outputs["logits"], outputs["attention"], next_memory(memory, outputs)
+
+
 def _log_softmax(logits):
     logits = logits.astype("float64")
     shifted = logits - logits.max(axis=-1, keepdims=True)

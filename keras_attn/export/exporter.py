@@ -92,6 +92,15 @@ def _size(path):
     return sum(os.path.getsize(os.path.join(root, n)) for root, _, names in os.walk(path) for n in names)
 
 
+def _saved_model_outputs(path):
+    """The outputs of a SavedModel's serving signature (loading it proves it loads)."""
+    signature = _tf().saved_model.load(path).signatures["serving_default"]
+    return [
+        {"name": name, "dtype": spec.dtype.name, "shape": spec.shape.as_list()}
+        for name, spec in sorted(signature.structured_outputs.items())
+    ]
+
+
 def _versions():
     import onnx
     import tensorflow as tf
@@ -218,7 +227,7 @@ def _export_into(model, directory, formats, quantize, max_source_length, max_tar
 
     def record(piece, fmt, relative_path, quantization):
         path = os.path.join(directory, relative_path)
-        _, outputs = runtime.describe_artifact(fmt, path)  # proves the artifact loads in its runtime
+        outputs = _saved_model_outputs(path) if fmt == "saved_model" else runtime.describe_artifact(fmt, path)[1]
         inputs = [{"name": name, "dtype": dtype, "shape": list(shape)} for name, (shape, dtype) in piece.inputs.items()]
         artifacts.append(
             {
