@@ -9,26 +9,23 @@ Example (any Keras backend):
 import numpy as np
 
 from keras_attn import search
-from keras_attn.models import bahdanau, transformer
+from keras_attn.models import bahdanau, family, transformer
 
 
 def inference_models(model):
     """`(encoder, decoder_step)` for a `bahdanau` or `transformer` training model."""
-    names = {layer.name for layer in model.layers}
-    if "decoder_rnn" in names:
+    kind = family(model)
+    if kind == "bahdanau":
         return bahdanau.inference_models(model)
-    if "decoder_layer_0" in names:
+    if kind == "transformer":
         return transformer.inference_models(model)
-    raise ValueError(
-        f"Model {model.name!r} is not a keras-attn seq2seq model (bahdanau or transformer)."
-    )
+    raise ValueError(f"Model {model.name!r} is not a keras-attn seq2seq model (bahdanau or transformer).")
 
 
 def default_max_length(model, source_length):
     """The Transformer's position table bounds its output; the RNN has no bound,
     so allow twice the source plus a margin."""
-    names = {layer.name for layer in model.layers}
-    if "decoder_embedding" in names and hasattr(model.get_layer("decoder_embedding"), "sequence_length"):
+    if family(model) == "transformer":
         return model.get_layer("decoder_embedding").sequence_length
     return 2 * source_length + 10
 

@@ -145,6 +145,11 @@ class ExportedModel:
         """Class probabilities `(batch, num_classes)`."""
         token_ids = np.asarray(token_ids, "int32")
         inputs = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids) if segment_ids is None else segment_ids}
-        logits = self.runners["forward"](inputs)["logits"].astype("float64")
-        exp = np.exp(logits - logits.max(-1, keepdims=True))
-        return exp / exp.sum(-1, keepdims=True)
+        return softmax(self.runners["forward"](inputs)["logits"])
+
+
+def softmax(logits):
+    """Probabilities over the last axis, in float64."""
+    logits = np.asarray(logits, "float64")
+    exp = np.exp(logits - logits.max(-1, keepdims=True))
+    return exp / exp.sum(-1, keepdims=True)

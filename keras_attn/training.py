@@ -10,7 +10,7 @@ import numpy as np
 from keras_attn import decoding, tasks, zoo
 from keras_attn.losses import MaskedSparseCategoricalCrossentropy
 from keras_attn.metrics import MaskedAccuracy
-from keras_attn.models.bert import BertClassifier, BertMaskedLM
+from keras_attn.models.bert import BertMaskedLM
 from keras_attn.pretraining import MaskedLMDataset
 from keras_attn.saving import load_model
 from keras_attn.schedules import WarmupInverseSqrtSchedule
@@ -122,19 +122,12 @@ def train(
     report = {"preset": name, "task": task.name, "overrides": overrides, "train_examples": len(task.splits["train"][1])}
     started = time.time()
 
-    if family == "bert":
-        backbone = model.backbone
-        if pretrain_epochs:
-            masked_lm = BertMaskedLM(backbone)  # pretrains the classifier's backbone in place
-            batches = MaskedLMDataset(task.splits["train"][0], len(task.vocabulary), batch_size=batch_size)
-            compile_model(masked_lm, "masked_lm", learning_rate, total_steps=len(batches) * pretrain_epochs)
-            history = masked_lm.fit(
-                batches,
-                epochs=pretrain_epochs,
-                verbose=verbose,
-            )
-            report["pretraining_loss"] = [float(v) for v in history.history["loss"]]
-        model = BertClassifier(backbone, num_classes=task.num_classes, dropout=model.dropout)
+    if family == "bert" and pretrain_epochs:
+        masked_lm = BertMaskedLM(model.backbone)  # pretrains the classifier's backbone in place
+        batches = MaskedLMDataset(task.splits["train"][0], len(task.vocabulary), batch_size=batch_size)
+        compile_model(masked_lm, "masked_lm", learning_rate, total_steps=len(batches) * pretrain_epochs)
+        history = masked_lm.fit(batches, epochs=pretrain_epochs, verbose=verbose)
+        report["pretraining_loss"] = [float(v) for v in history.history["loss"]]
 
     x, y = _data(family, task, "train")
     total_steps = -(-len(y) // batch_size) * epochs

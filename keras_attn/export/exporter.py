@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from keras_attn.export import pieces as pieces_lib
+from keras_attn.models import family
 
 FORMATS = ("saved_model", "tflite", "onnx")
 QUANTIZATIONS = (None, "fp16", "int8")
@@ -222,7 +223,7 @@ def _export_text(model, directory, text, manifest):
 def _export_into(model, directory, formats, quantize, max_source_length, max_target_length):
     from keras_attn import runtime
 
-    kind = pieces_lib.family(model)
+    kind = family(model)
     artifacts = []
 
     def record(piece, fmt, relative_path, quantization):

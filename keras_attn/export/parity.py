@@ -26,7 +26,7 @@ import os
 import numpy as np
 
 from keras_attn import decoding, runtime, search, tasks
-from keras_attn.export import pieces as pieces_lib
+from keras_attn.models import family
 
 FLOAT32_TOLERANCE = 1e-4
 FLOAT16_AGREEMENT = 0.99
@@ -264,9 +264,7 @@ def _text_row(directory, artifact, model, manifest):
     encode = text_encoder(tokenization, Vocabulary.load(os.path.join(directory, "vocabulary.txt")))
     token_ids = pad_sequences([[CLS_ID] + encode(t) for t in texts])[:, : manifest["max_length"]]
     inputs = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids)} if hasattr(model, "backbone") else token_ids
-    logits = np.asarray(model(inputs, training=False), "float64")
-    expected = np.exp(logits - logits.max(-1, keepdims=True))
-    expected /= expected.sum(-1, keepdims=True)
+    expected = runtime.softmax(model(inputs, training=False))
     row = _compare({"logits": expected}, {"logits": signature(tf.constant(texts))["probabilities"].numpy()})
     row.update(case="real", status="pass" if row["max_abs_error"] <= FLOAT32_TOLERANCE else "fail")
     return row
@@ -287,8 +285,8 @@ def verify(directory, model):
     with open(os.path.join(directory, "manifest.json")) as f:
         manifest = json.load(f)
     kind = manifest["family"]
-    if pieces_lib.family(model) != kind:
-        raise ValueError(f"The model is a {pieces_lib.family(model)} model but {directory} holds a {kind} export.")
+    if family(model) != kind:
+        raise ValueError(f"The model is a {family(model)} model but {directory} holds a {kind} export.")
     cases = make_cases(model, manifest)
     real = real_case(directory, manifest)
     if real is not None:

@@ -16,8 +16,7 @@ import dataclasses
 import keras
 import numpy as np
 
-from keras_attn.models import bahdanau, transformer
-from keras_attn.models.bert import BertClassifier, BertMaskedLM
+from keras_attn.models import bahdanau, family, transformer
 
 
 @dataclasses.dataclass
@@ -26,22 +25,6 @@ class Piece:
     model: keras.Model
     inputs: dict  # name → (shape with None for dynamic dims, dtype)
     max_lengths: dict = dataclasses.field(default_factory=dict)  # input name → longest accepted length
-
-
-def family(model):
-    """`"bahdanau"`, `"transformer"`, `"bert"`, `"bert_masked_lm"` or `"classifier"`."""
-    if isinstance(model, BertMaskedLM):
-        return "bert_masked_lm"
-    if isinstance(model, BertClassifier):
-        return "bert"
-    names = {layer.name for layer in model.layers}
-    if "decoder_rnn" in names:
-        return "bahdanau"
-    if "decoder_layer_0" in names:
-        return "transformer"
-    if "encoder_layer_0" in names and "embedding" in names:
-        return "classifier"
-    raise ValueError(f"Model {model.name!r} is not a keras-attn zoo model; cannot export it.")
 
 
 def lengths(model, max_source_length, max_target_length):
