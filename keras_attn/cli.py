@@ -1,8 +1,10 @@
-"""The `keras-attn` command line: list, describe and train zoo models.
+"""The `keras-attn` command line: list, describe, train, pretrain, fine-tune, export and verify zoo models.
 
     keras-attn list
     keras-attn describe transformer
     keras-attn train transformer --task dates --epochs 3 --out runs/transformer
+    keras-attn pretrain bert-mini --data wikitext-2,sst2-text --out runs/bert-mini-mlm
+    keras-attn finetune runs/bert-mini-mlm --data sst2 --out runs/bert-mini-sst2
     keras-attn export runs/transformer/model.keras --out exports/transformer --quantize int8
     keras-attn verify exports/transformer
 """
@@ -24,31 +26,75 @@ def _parse_override(text):
         return key, value  # a bare string such as relu
 
 
+def _add_data_dir(parser):
+    parser.add_argument("--data-dir", help="folder laid out like shared/data (default: $KERAS_ATTN_DATA, else download)")
+
+
+def _add_overrides(parser):
+    parser.add_argument("--set", dest="overrides", type=_parse_override, action="append", default=[],
+                        metavar="KEY=VALUE", help="override a config value (repeatable)")
+
+
+def _add_fit_arguments(parser, epochs, learning_rate):
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=learning_rate)
+    parser.add_argument("--fused-attention", action="store_true",
+                        help="attention through keras.ops.dot_product_attention (cuDNN flash attention on a GPU)")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="mixed_bfloat16: bfloat16 compute, float32 weights (GPU; needed for cuDNN flash attention)")
+    parser.add_argument("--out", required=True, help="output directory")
+
+
 def _parser():
     parser = argparse.ArgumentParser(prog="keras-attn", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the zoo's presets")
     describe = commands.add_parser("describe", help="show a preset's configuration")
     describe.add_argument("name")
-    train = commands.add_parser("train", help="train a preset on a built-in task")
+    train = commands.add_parser("train", help="train a preset on a built-in task or a corpus")
     train.add_argument("name")
     source = train.add_mutually_exclusive_group()
     source.add_argument("--task", help="built-in task (default: the preset's own)")
     source.add_argument("--data", choices=["spa-eng", "sst2"], help="a real corpus (needs TensorFlow for tokenizing)")
-    train.add_argument("--data-dir", help="folder laid out like shared/data (default: $KERAS_ATTN_DATA, else download)")
+    source.add_argument("--task-file", help="a tokenized task written by `keras-attn prepare` (no TensorFlow needed)")
+    _add_data_dir(train)
     train.add_argument("--examples", type=int, help="examples to use (default: 10000 for built-in tasks, all of a corpus)")
     train.add_argument("--beam", type=int, help="also evaluate with beam search of this width")
-    train.add_argument("--eval-examples", type=int, help="evaluate on the first N test examples (default: all)")
+    train.add_argument("--eval-examples", type=int, help="evaluate on the first N test examples (default: all; 0: none)")
     train.add_argument("--distribute", action="store_true",
                        help="data-parallel over all local devices (JAX backend; batch size must divide evenly)")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--epochs", type=int, default=3)
-    train.add_argument("--pretrain-epochs", type=int, default=1, help="masked-LM epochs before fine-tuning (BERT)")
-    train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument("--learning-rate", type=float, default=1e-3)
-    train.add_argument("--set", dest="overrides", type=_parse_override, action="append", default=[],
-                       metavar="KEY=VALUE", help="override a config value (repeatable)")
-    train.add_argument("--out", required=True, help="output directory")
+    train.add_argument("--pretrain-epochs", type=int, default=1,
+                       help="BERT: masked-LM epochs on the task's own sentences before fine-tuning")
+    _add_fit_arguments(train, epochs=3, learning_rate=1e-3)
+    _add_overrides(train)
+
+    prepare = commands.add_parser("prepare", help="tokenize a corpus into a .npz task file (for training without TensorFlow)")
+    prepare.add_argument("--data", choices=["spa-eng", "sst2"], required=True)
+    _add_data_dir(prepare)
+    prepare.add_argument("--examples", type=int, help="examples to use (default: all)")
+    prepare.add_argument("--seed", type=int, default=0)
+    prepare.add_argument("--out", required=True, help="the .npz file to write")
+
+    pretrain = commands.add_parser("pretrain", help="masked-LM pretraining of a BERT preset on unlabeled text")
+    pretrain.add_argument("name")
+    pretrain.add_argument("--data", default="wikitext-2,sst2-text",
+                          help="comma-separated texts: wikitext-2, sst2-text (SST-2 training sentences, labels unused)")
+    _add_data_dir(pretrain)
+    pretrain.add_argument("--vocabulary-size", type=int, default=8000)
+    pretrain.add_argument("--max-length", type=int, default=64, help="word pieces per row, [CLS] included")
+    _add_fit_arguments(pretrain, epochs=3, learning_rate=1e-3)
+    _add_overrides(pretrain)
+
+    finetune = commands.add_parser("finetune", help="fine-tune a pretrained BERT directory on a classification corpus")
+    finetune.add_argument("directory", help="a directory written by `keras-attn pretrain`")
+    finetune.add_argument("--data", choices=["sst2"], default="sst2")
+    _add_data_dir(finetune)
+    finetune.add_argument("--examples", type=int, help="training examples to use (default: all)")
+    finetune.add_argument("--random-init", action="store_true",
+                          help="same architecture, vocabulary and recipe from random weights (the baseline)")
+    _add_fit_arguments(finetune, epochs=3, learning_rate=1e-4)
 
     export = commands.add_parser("export", help="export a trained model to SavedModel, TFLite and ONNX")
     export.add_argument("model", help="a .keras file")
@@ -98,6 +144,8 @@ def _train(args):
         from keras_attn import corpora
 
         task = corpora.load(args.data, args.data_dir, num_examples=args.examples, seed=args.seed)
+    elif args.task_file:
+        task = tasks.load_file(args.task_file)
     else:
         task = tasks.load(args.task or spec.default_task, num_examples=args.examples or 10000, seed=args.seed)
     model, report = training.train(
@@ -116,6 +164,51 @@ def _train(args):
         _show_translations(model, task)
     scores = {k: v for k, v in report.items() if k.startswith("test_")}
     print(f"{args.name} on {task.name}: {scores}; saved to {os.path.join(args.out, 'model.keras')}")
+
+
+def _prepare(args):
+    from keras_attn import corpora, tasks
+
+    task = corpora.load(args.data, args.data_dir, num_examples=args.examples, seed=args.seed)
+    tasks.save(task, args.out)
+    sizes = ", ".join(f"{split} {len(targets):,d}" for split, (_, targets) in task.splits.items())
+    print(f"{task.name}: {sizes}; wrote {args.out}")
+
+
+def _pretrain(args):
+    from keras_attn import corpora, training
+
+    names = [name.strip() for name in args.data.split(",") if name.strip()]
+    vocabulary, train_ids, validation_ids = corpora.pretraining_corpus(
+        names, args.data_dir, vocabulary_size=args.vocabulary_size, max_length=args.max_length, seed=args.seed
+    )
+    print(f"{len(train_ids):,d} rows ({int((train_ids != 0).sum()):,d} word pieces), vocabulary {len(vocabulary):,d}")
+    _, report = training.pretrain(
+        args.name, train_ids, validation_ids, vocabulary, args.out, data_names=names, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, overrides=dict(args.overrides),
+    )
+    history = report["history"]
+    print(f"masked-LM validation loss {history['val_loss'][-1]:.3f}, accuracy {history['val_accuracy'][-1]:.3f}; "
+          f"saved to {args.out}")
+
+
+def _finetune(args):
+    from keras_attn import corpora, training
+
+    if not os.path.isfile(os.path.join(args.directory, "config.json")):
+        raise FileNotFoundError(f"{args.directory} holds no config.json; is it a `keras-attn pretrain` directory?")
+    with open(os.path.join(args.directory, "config.json")) as f:
+        max_length = json.load(f)["config"]["max_length"]
+    task = corpora.sst2(
+        args.data_dir, max_length=max_length, num_examples=args.examples, seed=args.seed,
+        vocabulary=training.pretrained_vocabulary(args.directory).tokens,
+    )
+    _, report = training.finetune(
+        args.directory, task, args.out, random_init=args.random_init, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.learning_rate,
+    )
+    start = "random initialisation" if args.random_init else f"pretrained {args.directory}"
+    print(f"{task.name} from {start}: test accuracy {report['test_accuracy']:.4f}; saved to {args.out}")
 
 
 def _training_config(model_path):
@@ -216,6 +309,14 @@ def _show_translations(model, task, count=5):
 
 def main(argv=None):
     args = _parser().parse_args(argv)
+    if getattr(args, "fused_attention", False):
+        from keras_attn.layers import set_fused_attention
+
+        set_fused_attention(True)
+    if getattr(args, "mixed_precision", False):
+        import keras
+
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
         if args.command == "list":
             _list()
@@ -223,6 +324,12 @@ def main(argv=None):
             _describe(args.name)
         elif args.command == "train":
             _train(args)
+        elif args.command == "prepare":
+            _prepare(args)
+        elif args.command == "pretrain":
+            _pretrain(args)
+        elif args.command == "finetune":
+            _finetune(args)
         elif args.command == "export":
             _export(args)
         elif args.command == "translate":

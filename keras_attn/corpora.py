@@ -4,7 +4,10 @@
 - `spa_eng`: Spanish → English translation from the Anki/Tatoeba pairs,
   split 80/10/10 by seed with each Spanish sentence in one split only;
 - `sst2`: GLUE SST-2 sentiment; `train.tsv` is split into train and
-  validation, and the GLUE dev set (872 sentences) is the test split.
+  validation, and the GLUE dev set (872 sentences) is the test split;
+- `pretraining_corpus`: unlabeled text for masked-LM pretraining
+  (`wikitext-2`, and `sst2-text`: the SST-2 training sentences, labels
+  unused; never the dev set).
 
 The vocabularies are learned on the training split only.
 """
@@ -15,15 +18,19 @@ from keras_attn import data, tasks, text, wordpiece
 from keras_attn.vocabulary import CLS_ID, Vocabulary, pad_sequences
 
 CORPUS_TASKS = ("spa-eng", "sst2")
+PRETRAINING_TEXTS = ("wikitext-2", "sst2-text")
 
 
 def _keep(lengths_ok, *arrays):
     return tuple(array[lengths_ok] for array in arrays)
 
 
-def spa_eng(data_dir=None, vocabulary_size=8000, max_length=24, num_examples=None, seed=0):
+def spa_eng(data_dir=None, vocabulary_size=8000, max_length=24, num_examples=None, seed=0, vocabularies=None):
     """The Spanish → English `TranslationTask`; pairs longer than
-    `max_length` word pieces (either side, with [START]/[END]) are dropped."""
+    `max_length` word pieces (either side, with [START]/[END]) are dropped.
+    `vocabularies` (`{"source": tokens, "target": tokens}`, e.g. a trained
+    model's) are used as they are; otherwise they are learned on the
+    training split."""
     pairs = data.read_pairs(data.dataset_files("spa-eng", data_dir)["pairs"]).records
     if num_examples:
         order = np.random.default_rng(seed).permutation(len(pairs))[:num_examples]
@@ -31,10 +38,10 @@ def spa_eng(data_dir=None, vocabulary_size=8000, max_length=24, num_examples=Non
     english = [e for e, _ in pairs]
     spanish = [s for _, s in pairs]
     train, validation, test = data.grouped_split(spanish, seed=seed)
-    vocabularies, tokenizers, ids = {}, {}, {}
+    vocabulary_of, tokenizers, ids = {}, {}, {}
     for side, sentences, add_start_end in (("source", spanish, False), ("target", english, True)):
-        tokens = text.learn_vocabulary([sentences[i] for i in train], vocabulary_size)
-        vocabularies[side] = Vocabulary(tokens)
+        tokens = (vocabularies or {}).get(side) or text.learn_vocabulary([sentences[i] for i in train], vocabulary_size)
+        vocabulary_of[side] = Vocabulary(tokens)
         tokenizers[side] = wordpiece.WordPieceTokenizer(tokens)
         ids[side] = text.encode(text_tokenizer(tokens), sentences, max_length + 1, add_start_end=add_start_end)
     # Drop pairs that did not fit (their last column is not padding).
@@ -46,7 +53,7 @@ def spa_eng(data_dir=None, vocabulary_size=8000, max_length=24, num_examples=Non
         splits[name] = (source[index], target[index])
         examples[name] = [(spanish[i], english[i]) for i in index]
     return tasks.TranslationTask(
-        "spa-eng", vocabularies["source"], vocabularies["target"], splits, examples,
+        "spa-eng", vocabulary_of["source"], vocabulary_of["target"], splits, examples,
         target_tokenizer=tokenizers["target"],
     )
 
@@ -65,8 +72,10 @@ def text_tokenizer(tokens):
         os.remove(path)
 
 
-def sst2(data_dir=None, vocabulary_size=8000, max_length=64, num_examples=None, seed=0):
-    """The SST-2 `ClassificationTask` (ids start with [CLS]; longer sentences are cut)."""
+def sst2(data_dir=None, vocabulary_size=8000, max_length=64, num_examples=None, seed=0, vocabulary=None):
+    """The SST-2 `ClassificationTask` (ids start with [CLS]; longer sentences
+    are cut). `vocabulary` (a token list, e.g. a pretrained model's) is used
+    as it is; otherwise one is learned on the training split."""
     files = data.dataset_files("sst2", data_dir)
     rows = data.read_labeled(files["train"]).records
     if num_examples:
@@ -75,7 +84,7 @@ def sst2(data_dir=None, vocabulary_size=8000, max_length=64, num_examples=None, 
     dev = data.read_labeled(files["dev"]).records
     sentences = [s for s, _ in rows]
     train, validation, _ = data.grouped_split(sentences, fractions=(0.95, 0.05, 0.0), seed=seed)
-    tokens = text.learn_vocabulary([sentences[i] for i in train], vocabulary_size)
+    tokens = vocabulary or text.learn_vocabulary([sentences[i] for i in train], vocabulary_size)
     tokenizer = text_tokenizer(tokens)
 
     def encode(sentences):
@@ -90,9 +99,47 @@ def sst2(data_dir=None, vocabulary_size=8000, max_length=64, num_examples=None, 
     return tasks.ClassificationTask("sst2", Vocabulary(tokens), 2, splits, examples)
 
 
-def load(name, data_dir=None, num_examples=None, seed=0):
+def pretraining_texts(names, data_dir=None):
+    """Lines of unlabeled text from `names` (see `PRETRAINING_TEXTS`)."""
+    lines = []
+    for name in names:
+        if name == "wikitext-2":
+            files = data.dataset_files("wikitext-2", data_dir)
+            lines += [data.clean_wikitext(line) for role in sorted(files) for line in data.read_text(files[role]).records]
+        elif name == "sst2-text":
+            lines += [sentence for sentence, _ in data.read_labeled(data.dataset_files("sst2", data_dir)["train"]).records]
+        else:
+            raise ValueError(f"Unknown pretraining text {name!r}; known: {list(PRETRAINING_TEXTS)}.")
+    return [line for line in lines if line]
+
+
+def pretraining_corpus(names, data_dir=None, vocabulary_size=8000, max_length=64, seed=0, validation_fraction=0.02):
+    """`(vocabulary, train_ids, validation_ids)` for masked-LM pretraining.
+
+    A WordPiece vocabulary is learned on the training lines; each line
+    becomes rows of `[CLS]` + up to `max_length - 1` word pieces (a long
+    WikiText paragraph gives several rows). `validation_fraction` of the
+    distinct lines is held out to pick the best epoch.
+    """
+    lines = pretraining_texts(names, data_dir)
+    train, validation, _ = data.grouped_split(lines, fractions=(1 - validation_fraction, validation_fraction, 0.0), seed=seed)
+    tokens = text.learn_vocabulary([lines[i] for i in train], vocabulary_size)
+    tokenizer = text_tokenizer(tokens)
+
+    def rows(indices):
+        windows = []
+        for ids in tokenizer.tokenize([lines[i] for i in indices]):
+            windows += [[CLS_ID] + ids[start : start + max_length - 1] for start in range(0, len(ids), max_length - 1)]
+        return pad_sequences(windows, max_length)
+
+    return Vocabulary(tokens), rows(train), rows(validation)
+
+
+def load(name, data_dir=None, num_examples=None, seed=0, vocabularies=None):
+    """Corpus task `name`; `vocabularies` (`{"source", "target"}` or
+    `{"source"}` token lists, as `train` saves them) skip learning new ones."""
     if name == "spa-eng":
-        return spa_eng(data_dir, num_examples=num_examples, seed=seed)
+        return spa_eng(data_dir, num_examples=num_examples, seed=seed, vocabularies=vocabularies)
     if name == "sst2":
-        return sst2(data_dir, num_examples=num_examples, seed=seed)
+        return sst2(data_dir, num_examples=num_examples, seed=seed, vocabulary=(vocabularies or {}).get("source"))
     raise ValueError(f"Unknown corpus {name!r}; corpora: {list(CORPUS_TASKS)}.")

@@ -18,6 +18,7 @@ into the Keras cache.
 
 import dataclasses
 import os
+import re
 
 import numpy as np
 
@@ -124,6 +125,16 @@ def read_text(path, max_bad_fraction=0.1):
     corpus = _read_lines(path, str.strip, max_bad_fraction)
     corpus.records = [line for line in corpus.records if not (line.startswith("=") and line.endswith("="))]
     return corpus
+
+
+def clean_wikitext(line):
+    """A WikiText line as plain text: `@-@`-style escapes joined back, `<unk>` dropped.
+
+    >>> clean_wikitext("a 1 @,@ 000 @-@ year <unk> war")
+    'a 1,000-year war'
+    """
+    line = re.sub(r" @(.)@ ", r"\1", line)
+    return " ".join(word for word in line.split() if word != "<unk>")
 
 
 def dataset_files(name, data_dir=None):

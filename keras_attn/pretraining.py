@@ -1,8 +1,8 @@
 """The masking procedure of BERT pretraining (Devlin et al. 2019, section 3.1)."""
 
-import keras
 import numpy as np
 
+from keras_attn.batching import LengthBucketedBatches
 from keras_attn.validation import check_positive_int, check_rate
 from keras_attn.vocabulary import MASK_ID, PAD_ID, RESERVED_TOKENS
 
@@ -51,27 +51,23 @@ def mask_tokens(token_ids, vocabulary_size, rng, mask_rate=0.15, max_predictions
     }
 
 
-class MaskedLMDataset(keras.utils.PyDataset):
-    """Batches for `BertMaskedLM.fit`, masked anew every epoch (dynamic masking).
+class MaskedLMDataset(LengthBucketedBatches):
+    """Batches for `BertMaskedLM.fit`: rows of similar length with trailing
+    padding cut (`LengthBucketedBatches`), masked anew every epoch (dynamic
+    masking).
 
     Yields `(x, y, sample_weight)` with `x` the dict of the model's inputs.
     """
 
-    def __init__(self, token_ids, vocabulary_size, batch_size=32, mask_rate=0.15, seed=0, **kwargs):
-        super().__init__(**kwargs)
-        self.token_ids = np.asarray(token_ids, "int32")
+    def __init__(self, token_ids, vocabulary_size, batch_size=32, mask_rate=0.15, seed=0, shuffle=True, **kwargs):
+        super().__init__(np.asarray(token_ids, "int32"), batch_size=batch_size, shuffle=shuffle, seed=seed, **kwargs)
         self.vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
-        self.batch_size = check_positive_int("batch_size", batch_size)
         self.mask_rate = check_rate("mask_rate", mask_rate)
-        self.seed = seed
-        self.epoch = 0
-
-    def __len__(self):
-        return int(np.ceil(len(self.token_ids) / self.batch_size))
 
     def __getitem__(self, index):
-        rows = self.token_ids[index * self.batch_size : (index + 1) * self.batch_size]
-        rng = np.random.default_rng((self.seed, self.epoch, index))
+        (rows,) = super().__getitem__(index)
+        # Evaluation (shuffle=False) masks the same tokens every time.
+        rng = np.random.default_rng((self.seed, self.epoch if self.shuffle else 0, index))
         masked = mask_tokens(rows, self.vocabulary_size, rng, self.mask_rate)
         x = {
             "token_ids": masked["token_ids"],
@@ -79,6 +75,3 @@ class MaskedLMDataset(keras.utils.PyDataset):
             "mask_positions": masked["mask_positions"],
         }
         return x, masked["mask_ids"], masked["mask_weights"]
-
-    def on_epoch_end(self):
-        self.epoch += 1

@@ -214,3 +214,41 @@ def load(name, num_examples=20000, seed=0):
     if name not in TASKS:
         raise ValueError(f"Unknown task {name!r}; the built-in tasks are {sorted(TASKS)}.")
     return TASKS[name](num_examples=num_examples, seed=seed)
+
+
+def save(task, path):
+    """Writes a task (token ids, vocabularies, texts) to one `.npz` file:
+    what the GPU machine, which has no TensorFlow and no tokenizer, trains on.
+    Read it back with `load_file`."""
+    translation = isinstance(task, TranslationTask)
+    arrays = {"name": np.array(task.name), "kind": np.array("translation" if translation else "classification")}
+    if translation:
+        arrays["source_vocabulary"] = np.array(task.source_vocabulary.tokens)
+        arrays["target_vocabulary"] = np.array(task.target_vocabulary.tokens)
+    else:
+        arrays["source_vocabulary"] = np.array(task.vocabulary.tokens)
+        arrays["num_classes"] = np.array(task.num_classes)
+    for split, (inputs, targets) in task.splits.items():
+        arrays[f"{split}_inputs"], arrays[f"{split}_targets"] = inputs, targets
+        texts, answers = zip(*task.examples[split]) if task.examples[split] else ((), ())
+        arrays[f"{split}_texts"], arrays[f"{split}_answers"] = np.array(texts, dtype=str), np.array(answers)
+    np.savez_compressed(path, **arrays)
+
+
+def load_file(path):
+    """The task that `save` wrote (no pickled objects are read)."""
+    from keras_attn.wordpiece import WordPieceTokenizer
+
+    with np.load(path, allow_pickle=False) as stored:
+        arrays = {key: stored[key] for key in stored.files}
+    name = str(arrays["name"])
+    splits, examples = {}, {}
+    for split in ("train", "validation", "test"):
+        splits[split] = (arrays[f"{split}_inputs"], arrays[f"{split}_targets"])
+        examples[split] = list(zip(arrays[f"{split}_texts"].tolist(), arrays[f"{split}_answers"].tolist()))
+    source_vocabulary = Vocabulary(arrays["source_vocabulary"].tolist())
+    if str(arrays["kind"]) == "classification":
+        return ClassificationTask(name, source_vocabulary, int(arrays["num_classes"]), splits, examples)
+    target_tokens = arrays["target_vocabulary"].tolist()
+    tokenizer = WordPieceTokenizer(target_tokens) if TOKENIZATION.get(name) == "wordpiece" else None
+    return TranslationTask(name, source_vocabulary, Vocabulary(target_tokens), splits, examples, tokenizer)

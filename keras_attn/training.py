@@ -10,10 +10,12 @@ import numpy as np
 from keras_attn import decoding, tasks, zoo
 from keras_attn.losses import MaskedSparseCategoricalCrossentropy
 from keras_attn.metrics import MaskedAccuracy
-from keras_attn.models.bert import BertMaskedLM
+from keras_attn.batching import LengthBucketedBatches
+from keras_attn.models.bert import BertClassifier, BertMaskedLM
 from keras_attn.pretraining import MaskedLMDataset
 from keras_attn.saving import load_model
 from keras_attn.schedules import WarmupInverseSqrtSchedule
+from keras_attn.vocabulary import Vocabulary
 
 
 def compile_model(model, family, learning_rate=1e-3, total_steps=None):
@@ -112,45 +114,164 @@ def train(
     vocabularies beside it, and returns `(model, report)`.
 
     BERT presets are first pretrained with the masked-LM objective on the
-    task's training sentences (labels unused) for `pretrain_epochs`.
+    task's training sentences (labels unused) for `pretrain_epochs`; for
+    pretraining on other text, see `pretrain` and `finetune`.
     """
     family = zoo.preset(name).family
     _check_task(name, family, task)
     overrides = {**task_overrides(name, task), **(overrides or {})}
     model = zoo.build(name, **overrides)  # validates before anything is written
     os.makedirs(out_dir, exist_ok=True)
-    report = {"preset": name, "task": task.name, "overrides": overrides, "train_examples": len(task.splits["train"][1])}
     started = time.time()
-
+    report = {}
     if family == "bert" and pretrain_epochs:
         masked_lm = BertMaskedLM(model.backbone)  # pretrains the classifier's backbone in place
         batches = MaskedLMDataset(task.splits["train"][0], len(task.vocabulary), batch_size=batch_size)
         compile_model(masked_lm, "masked_lm", learning_rate, total_steps=len(batches) * pretrain_epochs)
         history = masked_lm.fit(batches, epochs=pretrain_epochs, verbose=verbose)
         report["pretraining_loss"] = [float(v) for v in history.history["loss"]]
+    return fit(
+        model, name, task, out_dir, overrides, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+        verbose=verbose, beam_size=beam_size, eval_limit=eval_limit, report=report, started=started,
+    )
 
-    x, y = _data(family, task, "train")
-    total_steps = -(-len(y) // batch_size) * epochs
+
+def fit(
+    model,
+    name,
+    task,
+    out_dir,
+    overrides,
+    epochs=3,
+    batch_size=64,
+    learning_rate=1e-3,
+    verbose="auto",
+    beam_size=None,
+    eval_limit=None,
+    report=None,
+    started=None,
+):
+    """Fits `model` (preset `name` with `overrides`) on `task` in
+    length-bucketed batches, keeps the best epoch by validation loss in
+    `out_dir/model.keras`, evaluates it on the test split and saves the
+    metadata beside it. Returns `(model, report)`."""
+    family = zoo.preset(name).family
+    _check_task(name, family, task)
+    os.makedirs(out_dir, exist_ok=True)
+    started = started or time.time()
+    report = {
+        "preset": name, "task": task.name, "overrides": overrides, "train_examples": len(task.splits["train"][1]),
+        **(report or {}),
+    }
+    train_batches = LengthBucketedBatches(*_data(family, task, "train"), batch_size=batch_size)
+    validation_batches = LengthBucketedBatches(*_data(family, task, "validation"), batch_size=batch_size, shuffle=False)
     warmup = zoo.preset(name).warmup
-    compile_model(model, family, learning_rate, total_steps=total_steps if warmup else None)
+    compile_model(model, family, learning_rate, total_steps=len(train_batches) * epochs if warmup else None)
+    model, report["history"] = _fit_best_epoch(model, train_batches, validation_batches, epochs, out_dir, verbose)
+    report["training_seconds"] = round(time.time() - started, 1)
+    if eval_limit != 0:  # 0 skips scoring (the GPU machine has no sacreBLEU): score on the CPU later
+        report.update(evaluate(model, family, task, "test", batch_size, limit=eval_limit))
+        if beam_size and family == "seq2seq":
+            report.update(evaluate(model, family, task, "test", batch_size, limit=eval_limit, beam_size=beam_size))
+    _save_metadata(out_dir, name, family, task, overrides, report)
+    return model, report
+
+
+def _fit_best_epoch(model, batches, validation_batches, epochs, out_dir, verbose):
+    """Fits, keeps the epoch of lowest validation loss in `out_dir/model.keras`
+    and returns `(that model reloaded, the history as lists of floats)`."""
     checkpoint = os.path.join(out_dir, "model.keras")
     history = model.fit(
-        x,
-        y,
-        batch_size=batch_size,
+        batches,
         epochs=epochs,
-        validation_data=_data(family, task, "validation"),
+        validation_data=validation_batches,
         callbacks=[keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss", save_best_only=True)],
         verbose=verbose,
     )
-    model = load_model(checkpoint)
-    report["history"] = {key: [float(v) for v in values] for key, values in history.history.items()}
-    report["training_seconds"] = round(time.time() - started, 1)
-    report.update(evaluate(model, family, task, "test", batch_size, limit=eval_limit))
-    if beam_size and family == "seq2seq":
-        report.update(evaluate(model, family, task, "test", batch_size, limit=eval_limit, beam_size=beam_size))
-    _save_metadata(out_dir, name, family, task, overrides, report)
-    return model, report
+    return load_model(checkpoint), {key: [float(v) for v in values] for key, values in history.history.items()}
+
+
+def pretrain(
+    name,
+    token_ids,
+    validation_ids,
+    vocabulary,
+    out_dir,
+    data_names=(),
+    epochs=1,
+    batch_size=64,
+    learning_rate=1e-3,
+    overrides=None,
+    verbose="auto",
+):
+    """Masked-LM pretraining of BERT preset `name` on `token_ids` (rows that
+    start with `[CLS]`, right-padded; the width sets the position table).
+
+    Keeps the best epoch by masked-LM loss on `validation_ids` in
+    `out_dir/model.keras` (a `BertMaskedLM`), with `vocabulary.txt`,
+    `config.json` and `report.json` beside it: what `finetune` reads.
+    Returns `(masked_lm, report)`.
+    """
+    if zoo.preset(name).family != "bert":
+        raise ValueError(f"Masked-LM pretraining needs a BERT preset; {name!r} is not one.")
+    overrides = {"vocabulary_size": len(vocabulary), "max_length": int(np.shape(token_ids)[1]), **(overrides or {})}
+    masked_lm = zoo.build(name, **{**overrides, "head": "masked_lm"})
+    os.makedirs(out_dir, exist_ok=True)
+    started = time.time()
+    batches = MaskedLMDataset(token_ids, len(vocabulary), batch_size=batch_size)
+    validation = MaskedLMDataset(validation_ids, len(vocabulary), batch_size=batch_size, shuffle=False)
+    compile_model(masked_lm, "masked_lm", learning_rate, total_steps=len(batches) * epochs)
+    masked_lm, history = _fit_best_epoch(masked_lm, batches, validation, epochs, out_dir, verbose)
+    report = {
+        "preset": name, "data": list(data_names), "overrides": overrides,
+        "train_rows": int(len(token_ids)), "train_tokens": int(np.count_nonzero(token_ids)),
+        "history": history,
+        "training_seconds": round(time.time() - started, 1),
+    }
+    vocabulary.save(os.path.join(out_dir, "vocabulary.txt"))
+    metadata = {
+        "preset": name, "family": "masked_lm", "task": "+".join(data_names) or "masked_lm",
+        "config": {**zoo.config(name), **overrides, "head": "masked_lm"},
+    }
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(metadata, f, indent=2)
+    with open(os.path.join(out_dir, "report.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    return masked_lm, report
+
+
+def pretrained_vocabulary(pretrained_dir):
+    """The `Vocabulary` that `pretrain` saved: tokenize the fine-tuning task with it."""
+    return Vocabulary.load(os.path.join(pretrained_dir, "vocabulary.txt"))
+
+
+def finetune(pretrained_dir, task, out_dir, random_init=False, **fit_args):
+    """Fine-tunes the backbone that `pretrain` left in `pretrained_dir` as a
+    `BertClassifier` on `task` (tokenized with `pretrained_vocabulary`).
+
+    `random_init=True` trains the same architecture, vocabulary and recipe
+    from random weights: the baseline that measures what pretraining gave.
+    Other arguments go to `fit`. Returns `(classifier, report)`.
+    """
+    with open(os.path.join(pretrained_dir, "config.json")) as f:
+        metadata = json.load(f)
+    if metadata.get("family") != "masked_lm":
+        raise ValueError(f"{pretrained_dir} holds no masked-LM pretraining (see `keras-attn pretrain`).")
+    if task.vocabulary.tokens != pretrained_vocabulary(pretrained_dir).tokens:
+        raise ValueError("Tokenize the fine-tuning task with the pretraining vocabulary (`pretrained_vocabulary`).")
+    name = metadata["preset"]
+    _check_task(name, "bert", task)
+    config = {**metadata["config"], "head": "classifier", "num_classes": task.num_classes}
+    if task.max_length > config["max_length"]:
+        raise ValueError(f"The task's rows ({task.max_length}) exceed the pretrained max_length ({config['max_length']}).")
+    if random_init:
+        model = zoo.build(name, **config)
+    else:
+        backbone = load_model(os.path.join(pretrained_dir, "model.keras"), compile=False).backbone
+        model = BertClassifier(backbone, num_classes=task.num_classes, dropout=config["classifier_dropout"])
+    overrides = {key: value for key, value in config.items() if zoo.config(name).get(key) != value}
+    report = {"pretrained": None if random_init else os.path.abspath(pretrained_dir)}
+    return fit(model, name, task, out_dir, overrides, report=report, **fit_args)
 
 
 def evaluate(model, family, task, split, batch_size=64, limit=None, beam_size=None):
@@ -160,23 +281,32 @@ def evaluate(model, family, task, split, batch_size=64, limit=None, beam_size=No
         x, labels = _data(family, task, split)
         predictions = np.argmax(model.predict(x, batch_size=batch_size, verbose=0), axis=-1)
         return {f"{split}_accuracy": float(np.mean(predictions == labels))}
+
+    def decode(source_ids, max_length):
+        if beam_size:
+            return decoding.beam_decode(model, source_ids, beam_size=beam_size, max_length=max_length).tokens
+        return decoding.greedy_decode(model, source_ids, max_length=max_length).tokens
+
+    scores = score_translations(task, split, decode, batch_size, limit)
+    prefix = f"{split}_" + (f"beam{beam_size}_" if beam_size else "")
+    return {f"{prefix}{key}": value for key, value in scores.items()}
+
+
+def score_translations(task, split, decode, batch_size=64, limit=None):
+    """`{"exact_match", "bleu"}` (sacreBLEU, detokenised text) of
+    `decode(source_ids, max_length) → token ids` on the first `limit`
+    pairs of `split`: one scorer for Keras models and exported artifacts."""
     import sacrebleu
 
     source, target = (array[:limit] for array in task.splits[split])
     max_length = target.shape[1] - 1
     hypotheses = []
     for start in range(0, len(source), batch_size):
-        batch = source[start : start + batch_size]
-        if beam_size:
-            result = decoding.beam_decode(model, batch, beam_size=beam_size, max_length=max_length)
-        else:
-            result = decoding.greedy_decode(model, batch, max_length=max_length)
-        hypotheses += [task.target_text(row) for row in result.tokens]
+        hypotheses += [task.target_text(row) for row in decode(source[start : start + batch_size], max_length)]
     references = [task.target_text(row[1:]) for row in target]
-    prefix = f"{split}_" + (f"beam{beam_size}_" if beam_size else "")
     return {
-        f"{prefix}exact_match": float(np.mean([h == r for h, r in zip(hypotheses, references)])),
-        f"{prefix}bleu": float(sacrebleu.corpus_bleu(hypotheses, [references]).score),
+        "exact_match": float(np.mean([h == r for h, r in zip(hypotheses, references)])),
+        "bleu": float(sacrebleu.corpus_bleu(hypotheses, [references]).score),
     }
 
 

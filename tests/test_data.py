@@ -1,5 +1,6 @@
 """Corpus readers, grouped splits and the WordPiece tokenizers."""
 
+import json
 import os
 
 import numpy as np
@@ -118,3 +119,87 @@ def test_a_short_run_on_a_corpus_slice_learns(tmp_path):
     assert report["history"]["loss"][-1] < report["history"]["loss"][0]
     assert 0.0 <= report["test_bleu"] <= 100.0
     assert (tmp_path / "target_vocabulary.txt").read_text().startswith("[PAD]\n[UNK]\n")
+
+
+def _corpus_slice(folder, lines=300):
+    """A data folder laid out like shared/data with the first `lines` of each file."""
+    for name in ("wikitext-2", "sst2"):
+        files = data.dataset_files(name)
+        for role, path in files.items():
+            target = folder / os.path.relpath(path, os.environ[data.DATA_ENV])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, encoding="utf-8") as f:
+                target.write_text("".join(line for _, line in zip(range(lines), f)), encoding="utf-8")
+    return folder
+
+
+@needs_corpora
+@pytest.mark.tensorflow
+def test_pretrain_then_finetune_moves_the_pretrained_backbone(tmp_path, capsys):
+    import keras_attn
+    from keras_attn import cli, corpora, training
+
+    data_dir = _corpus_slice(tmp_path / "data")
+    sizes = ["--set", "num_layers=1", "--set", "hidden_dim=32", "--set", "num_heads=2", "--set", "intermediate_dim=64"]
+    pretrained = tmp_path / "mlm"
+    argv = ["pretrain", "bert-tiny", "--data-dir", str(data_dir), "--vocabulary-size", "400", "--max-length", "32",
+            "--epochs", "3", "--batch-size", "16", "--out", str(pretrained), *sizes]
+    assert cli.main(argv) == 0
+    report = json.loads((pretrained / "report.json").read_text())
+    # Held-out masked tokens: far better than a uniform guess over the vocabulary.
+    assert report["history"]["val_loss"][-1] < 0.85 * np.log(400)
+    assert report["data"] == ["wikitext-2", "sst2-text"] and report["train_rows"] > 300
+    assert "masked-LM validation loss" in capsys.readouterr().out
+
+    # Fine-tuning starts from the pretrained weights (a learning rate of ~0
+    # keeps them); the baseline starts from fresh ones, same vocabulary.
+    task = corpora.sst2(data_dir, max_length=32, vocabulary=training.pretrained_vocabulary(pretrained).tokens)
+    pretrained_embedding = keras_attn.load_model(pretrained / "model.keras").backbone.get_layer("embeddings")
+    for random_init in (False, True):
+        model, report = training.finetune(
+            pretrained, task, tmp_path / f"clf{random_init}", random_init=random_init, epochs=1, learning_rate=1e-12,
+            verbose=0,
+        )
+        weights = model.backbone.get_layer("embeddings").get_weights()[0]
+        same = np.allclose(weights, pretrained_embedding.get_weights()[0], atol=1e-6)
+        assert same != random_init
+        assert (report["pretrained"] is None) == random_init and 0.0 <= report["test_accuracy"] <= 1.0
+    assert (tmp_path / "clfFalse" / "vocabulary.txt").read_text() == (pretrained / "vocabulary.txt").read_text()
+
+    # And through the CLI, with a task the pretraining vocabulary never saw refused.
+    argv = ["finetune", str(pretrained), "--data-dir", str(data_dir), "--epochs", "1", "--out", str(tmp_path / "cli")]
+    assert cli.main(argv) == 0
+    assert "sst2 from pretrained" in capsys.readouterr().out
+    other = corpora.sst2(data_dir, vocabulary_size=300, max_length=32)
+    with pytest.raises(ValueError, match="pretraining vocabulary"):
+        training.finetune(pretrained, other, tmp_path / "refused")
+
+
+@needs_corpora
+@pytest.mark.tensorflow
+def test_a_prepared_task_file_trains_where_there_is_no_tensorflow(tmp_path, capsys):
+    from keras_attn import cli, corpora, tasks
+    from tests.conftest import run_python
+
+    path = tmp_path / "spa-eng.npz"
+    assert cli.main(["prepare", "--data", "spa-eng", "--examples", "600", "--out", str(path)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    original = corpora.spa_eng(num_examples=600)  # same seed: same split and vocabularies
+    loaded = tasks.load_file(path)
+    np.testing.assert_array_equal(loaded.splits["test"][1], original.splits["test"][1])
+    assert [loaded.target_text(row) for row in loaded.splits["test"][1]] == [
+        original.target_text(row) for row in original.splits["test"][1]
+    ]
+    # On the GPU machine: JAX, no TensorFlow, no sacreBLEU (scoring skipped with --eval-examples 0).
+    out = tmp_path / "run"
+    run_python(
+        "import sys; sys.modules['sacrebleu'] = None\n"
+        "from keras_attn import cli\n"
+        f"assert cli.main(['train', 'bahdanau', '--task-file', {str(path)!r}, '--epochs', '1', '--eval-examples', '0',"
+        f" '--set', 'units=16', '--set', 'embedding_dim=8', '--out', {str(out)!r}]) == 0\n",
+        backend="jax",
+        block_tensorflow=True,
+    )
+    report = json.loads((out / "report.json").read_text())
+    assert report["task"] == "spa-eng" and "test_bleu" not in report
+    assert (out / "target_vocabulary.txt").read_text().splitlines() == original.target_vocabulary.tokens

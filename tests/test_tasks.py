@@ -40,3 +40,18 @@ def test_sentiment_labels_follow_the_rule():
             score += -polarity if i and words[i - 1] == NEGATION else polarity
         assert label == int(score > 0)
     assert np.all(task.splits["train"][0][:, 0] == CLS_ID)
+
+
+def test_task_files_round_trip(tmp_path):
+    for task in (tasks.dates(300, seed=1), tasks.sentiment(300, seed=1)):
+        path = tmp_path / f"{task.name}.npz"
+        tasks.save(task, path)
+        loaded = tasks.load_file(path)
+        assert type(loaded) is type(task) and loaded.name == task.name
+        for split, arrays in task.splits.items():
+            for stored, original in zip(loaded.splits[split], arrays):
+                np.testing.assert_array_equal(stored, original)
+            assert loaded.examples[split] == task.examples[split]
+        assert loaded.model_overrides() == task.model_overrides()
+    ids = task.splits["test"][0][0]
+    assert loaded.vocabulary.decode(ids) == task.vocabulary.decode(ids)

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from keras_attn.export import pieces as pieces_lib
+from keras_attn.layers import fused_attention
 from keras_attn.models import family
 
 FORMATS = ("saved_model", "tflite", "onnx")
@@ -175,9 +176,11 @@ def export(
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
-        manifest = _export_into(model, staging, formats, quantize, max_source_length, max_target_length)
-        if text is not None:
-            manifest["artifacts"].append(_export_text(model, staging, text, manifest))
+        # Exports trace the plain attention: the one whose TFLite and ONNX lowering is tested.
+        with fused_attention(False):
+            manifest = _export_into(model, staging, formats, quantize, max_source_length, max_target_length)
+            if text is not None:
+                manifest["artifacts"].append(_export_text(model, staging, text, manifest))
         for asset in assets:
             shutil.copy(asset, staging)
         with open(os.path.join(staging, "manifest.json"), "w") as f:

@@ -4,6 +4,7 @@ from keras_attn.layers.activations import gelu_tanh
 from keras_attn.layers.attention_masks import causal_mask, masked_softmax
 from keras_attn.layers.bahdanau_attention import BahdanauAttention
 from keras_attn.layers.feed_forward import FeedForward
+from keras_attn.layers.fused_attention import fused_attention, fused_attention_enabled, set_fused_attention
 from keras_attn.layers.masked_lm_head import MaskedLMHead
 from keras_attn.layers.multi_head_attention import MultiHeadAttention
 from keras_attn.layers.position_embedding import PositionEmbedding, sinusoidal_table
@@ -21,7 +22,10 @@ __all__ = [
     "TransformerDecoderBlock",
     "TransformerEncoderBlock",
     "causal_mask",
+    "fused_attention",
+    "fused_attention_enabled",
     "gelu_tanh",
     "masked_softmax",
+    "set_fused_attention",
     "sinusoidal_table",
 ]

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_attn.layers.attention_masks import causal_mask, key_padding_mask, masked_softmax
+from keras_attn.layers.fused_attention import dot_product_attention, fused_attention_enabled
 from keras_attn.validation import check_positive_int, check_rate
 
 
@@ -23,6 +24,10 @@ class MultiHeadAttention(keras.layers.Layer):
     with `where` over a one-hot slot, and attends to slots `<= cache_index`.
     Static shapes keep the step graph the same at every step, for XLA,
     TFLite and ONNX alike.
+
+    Under `keras_attn.layers.fused_attention()` the attention itself runs
+    through `keras.ops.dot_product_attention` (cuDNN flash attention on a
+    GPU); the weights and the cache are the same.
 
     Args:
         num_heads: number of attention heads.
@@ -94,6 +99,22 @@ class MultiHeadAttention(keras.layers.Layer):
         cache = ops.where(is_slot, ops.cast(step_kv, cache.dtype), cache)
         return cache, ops.less_equal(slots, index)
 
+    def _plain_attention(self, query, key, value, padding_mask, use_causal_mask, scale, training):
+        batch, query_length, key_length = ops.shape(query)[0], ops.shape(query)[1], ops.shape(key)[1]
+        query_heads = self._split_heads(query, batch, query_length)
+        key_heads = self._split_heads(key, batch, key_length)
+        value_heads = self._split_heads(value, batch, key_length)
+        scores = ops.matmul(query_heads * ops.cast(scale, query_heads.dtype), ops.transpose(key_heads, (0, 1, 3, 2)))
+        mask = None
+        if padding_mask is not None:
+            mask = ops.expand_dims(key_padding_mask(padding_mask), 1)  # (b, 1, 1, k)
+        if use_causal_mask:
+            causal = causal_mask(query_length, key_length)
+            mask = causal if mask is None else mask * causal
+        weights = ops.cast(masked_softmax(scores, mask), self.compute_dtype)
+        attended = ops.matmul(self.dropout_layer(weights, training=training), value_heads)
+        return self.output_dense(self._merge_heads(attended, batch, query_length)), weights
+
     def call(
         self,
         query,
@@ -118,21 +139,23 @@ class MultiHeadAttention(keras.layers.Layer):
 
         batch, query_length = ops.shape(query)[0], ops.shape(query)[1]
         key_length = ops.shape(cache if cache is not None else value)[1]
-        query_heads = self._split_heads(self.query_dense(query), batch, query_length)
-        key_heads = self._split_heads(key, batch, key_length)
-        value_heads = self._split_heads(value_states, batch, key_length)
-        scale = ops.cast(1.0 / math.sqrt(self.key_dim), query_heads.dtype)
-        scores = ops.matmul(query_heads * scale, ops.transpose(key_heads, (0, 1, 3, 2)))
-
-        mask = None
-        if padding_mask is not None:
-            mask = ops.expand_dims(key_padding_mask(padding_mask), 1)  # (b, 1, 1, k)
-        if use_causal_mask:
-            causal = causal_mask(query_length, key_length)
-            mask = causal if mask is None else mask * causal
-        weights = ops.cast(masked_softmax(scores, mask), self.compute_dtype)
-        attended = ops.matmul(self.dropout_layer(weights, training=training), value_heads)
-        output = self.output_dense(self._merge_heads(attended, batch, query_length))
+        projected_query = self.query_dense(query)
+        scale = 1.0 / math.sqrt(self.key_dim)
+        if fused_attention_enabled() and not return_attention_scores:
+            heads = (self.num_heads, self.key_dim)
+            attended = dot_product_attention(
+                ops.reshape(projected_query, (batch, query_length) + heads),
+                ops.reshape(key, (batch, key_length) + heads),
+                ops.reshape(value_states, (batch, key_length) + heads),
+                padding_mask=padding_mask,
+                causal=use_causal_mask,
+                scale=scale,
+            )
+            output = self.output_dense(ops.reshape(attended, (batch, query_length, inner_dim)))
+        else:
+            output, weights = self._plain_attention(
+                projected_query, key, value_states, padding_mask, use_causal_mask, scale, training
+            )
 
         outputs = (output,)
         if cache is not None:
