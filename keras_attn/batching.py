@@ -45,8 +45,8 @@ def row_lengths(*structures):
 def bucketed_batches(lengths, batch_size, rng, pool_batches=32):
     """Row indices of each batch: the rows are shuffled, cut into pools of
     `pool_batches` batches, sorted by length inside each pool, cut into
-    batches, and the batches shuffled. Only the last batch can be short, so
-    the batch shapes stay few."""
+    batches, and the batches shuffled. Only the last batch can be short
+    (it stays last), so the batch shapes stay few."""
     order = rng.permutation(len(lengths))
     pool = batch_size * pool_batches
     batches = []
@@ -66,6 +66,26 @@ def trim(structure, width):
     if structure is None or np.ndim(structure) != 2:
         return structure
     return structure[:, :width]
+
+
+def pad_rows(structure, multiple):
+    """Appends all-padding rows to every array of `structure` up to a multiple
+    of `multiple` rows; returns `(padded, original row count)`.
+
+    >>> padded, rows = pad_rows(np.ones((5, 3), "int32"), 4)
+    >>> padded.shape, rows
+    ((8, 3), 5)
+    """
+    arrays = list(structure.values()) if isinstance(structure, dict) else [structure]
+    rows = len(arrays[0])
+    extra = -rows % multiple
+
+    def pad(array):
+        return np.concatenate([array, np.zeros((extra,) + array.shape[1:], array.dtype)]) if extra else array
+
+    if isinstance(structure, dict):
+        return {key: pad(value) for key, value in structure.items()}, rows
+    return pad(structure), rows
 
 
 def _take(structure, rows):
@@ -88,16 +108,23 @@ class LengthBucketedBatches(keras.utils.PyDataset):
         shuffle: reshuffle each epoch (training); `False` keeps one
             length-sorted order (evaluation).
         seed: the shuffles' seed.
+        row_multiple: every batch has a multiple of this many rows (the
+            devices of data-parallel training; see
+            `keras_attn.distribution.batch_multiple`); up to
+            `row_multiple - 1` rows an epoch are left out.
 
     Arrays of different lengths (a seq2seq source and target) are cut to
     the longest of them: each batch's width covers every array's real ids.
     """
 
-    def __init__(self, x, y=None, batch_size=64, width_multiple=8, shuffle=True, seed=0, **kwargs):
+    def __init__(self, x, y=None, batch_size=64, width_multiple=8, shuffle=True, seed=0, row_multiple=1, **kwargs):
         super().__init__(**kwargs)
         self.x, self.y = x, y
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.width_multiple = check_positive_int("width_multiple", width_multiple)
+        self.row_multiple = check_positive_int("row_multiple", row_multiple)
+        if batch_size % row_multiple:
+            raise ValueError(f"`batch_size` ({batch_size}) must be a multiple of `row_multiple` ({row_multiple}).")
         self.shuffle = shuffle
         self.seed = seed
         self.epoch = 0
@@ -111,6 +138,12 @@ class LengthBucketedBatches(keras.utils.PyDataset):
         else:
             order = np.argsort(self.lengths, kind="stable")
             self.batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        # The short last batch keeps a multiple of `row_multiple` rows (the
+        # devices of a data-parallel run); the few rows left over change with
+        # the shuffle, so no row is left out for good.
+        last = self.batches.pop()
+        last = last[: len(last) - len(last) % self.row_multiple]
+        self.batches += [last] if len(last) else []
         # Keras's TensorFlow backend takes the input signature from the first
         # two batches: a different width there keeps the width dynamic.
         widths = [self.width(rows) for rows in self.batches]

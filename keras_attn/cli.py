@@ -139,7 +139,9 @@ def _train(args):
 
     spec = zoo.preset(args.name)
     if args.distribute:
-        print(f"data-parallel over {training.distribute_over_local_devices()} devices")
+        from keras_attn.distribution import distribute_over_local_devices
+
+        print(f"data-parallel over {distribute_over_local_devices()} devices")
     if args.data:
         from keras_attn import corpora
 
@@ -188,7 +190,7 @@ def _pretrain(args):
         batch_size=args.batch_size, learning_rate=args.learning_rate, overrides=dict(args.overrides),
     )
     history = report["history"]
-    print(f"masked-LM validation loss {history['val_loss'][-1]:.3f}, accuracy {history['val_accuracy'][-1]:.3f}; "
+    print(f"masked-LM validation loss {history['val_loss'][-1]:.3f}, accuracy {history['val_masked_accuracy'][-1]:.3f}; "
           f"saved to {args.out}")
 
 

@@ -9,6 +9,8 @@ Example (any Keras backend):
 import numpy as np
 
 from keras_attn import search
+from keras_attn.batching import pad_rows
+from keras_attn.distribution import batch_multiple
 from keras_attn.models import bahdanau, family, transformer
 
 
@@ -40,7 +42,22 @@ class KerasDecoder(search.PieceDecoder):
 
     def __init__(self, model):
         encoder, decoder_step = inference_models(model)
-        super().__init__(encoder.predict_on_batch, decoder_step.predict_on_batch)
+        multiple = batch_multiple()
+        super().__init__(_whole_batches(encoder.predict_on_batch, multiple),
+                         _whole_batches(decoder_step.predict_on_batch, multiple))
+
+
+def _whole_batches(predict, multiple):
+    """`predict` on inputs padded with empty rows to a multiple of `multiple`
+    (under data parallelism a batch splits evenly over the devices)."""
+    if multiple == 1:
+        return predict
+
+    def call(inputs):
+        padded, rows = pad_rows(inputs, multiple)
+        return {name: value[:rows] for name, value in predict(padded).items()}
+
+    return call
 
 
 def greedy_decode(model, source_ids, max_length=None):

@@ -56,7 +56,9 @@ class MaskedLMDataset(LengthBucketedBatches):
     padding cut (`LengthBucketedBatches`), masked anew every epoch (dynamic
     masking).
 
-    Yields `(x, y, sample_weight)` with `x` the dict of the model's inputs.
+    Yields `(x, y)`: `x` the dict of the model's inputs, `y` the original
+    tokens at `mask_positions`, 0 (padding) in unused prediction slots, which
+    `MaskedSparseCategoricalCrossentropy` and `MaskedAccuracy` ignore.
     """
 
     def __init__(self, token_ids, vocabulary_size, batch_size=32, mask_rate=0.15, seed=0, shuffle=True, **kwargs):
@@ -74,4 +76,4 @@ class MaskedLMDataset(LengthBucketedBatches):
             "segment_ids": np.zeros_like(rows),
             "mask_positions": masked["mask_positions"],
         }
-        return x, masked["mask_ids"], masked["mask_weights"]
+        return x, masked["mask_ids"]

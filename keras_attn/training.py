@@ -10,7 +10,8 @@ import numpy as np
 from keras_attn import decoding, tasks, zoo
 from keras_attn.losses import MaskedSparseCategoricalCrossentropy
 from keras_attn.metrics import MaskedAccuracy
-from keras_attn.batching import LengthBucketedBatches
+from keras_attn.batching import LengthBucketedBatches, pad_rows
+from keras_attn.distribution import batch_multiple
 from keras_attn.models.bert import BertClassifier, BertMaskedLM
 from keras_attn.pretraining import MaskedLMDataset
 from keras_attn.saving import load_model
@@ -35,14 +36,9 @@ def compile_model(model, family, learning_rate=1e-3, total_steps=None):
         optimizer = keras.optimizers.Adam(learning_rate, beta_2=0.98, epsilon=1e-9)
     else:
         optimizer = keras.optimizers.Adam(learning_rate)
-    if family == "seq2seq":
+    if family in ("seq2seq", "masked_lm"):
+        # Label 0 marks padding: target padding, or an unused prediction slot of masked LM.
         model.compile(optimizer, loss=MaskedSparseCategoricalCrossentropy(), metrics=[MaskedAccuracy()])
-    elif family == "masked_lm":
-        model.compile(
-            optimizer,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        )
     elif family in ("classifier", "bert"):
         model.compile(
             optimizer,
@@ -52,22 +48,6 @@ def compile_model(model, family, learning_rate=1e-3, total_steps=None):
     else:
         raise ValueError(f"Unknown family {family!r}.")
     return model
-
-
-def distribute_over_local_devices():
-    """Data-parallel training over every local device with `keras.distribution`.
-
-    Call before building the model: variables are replicated and each batch
-    is split across the devices (its size must divide evenly). The JAX
-    backend runs it; on several hosts, call
-    `jax.distributed.initialize()` first on each, and the same code spans
-    all their devices.
-    """
-    if keras.backend.backend() != "jax":
-        raise RuntimeError("Data-parallel training runs on the JAX backend: set KERAS_BACKEND=jax.")
-    devices = keras.distribution.list_devices()
-    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-    return len(devices)
 
 
 def task_overrides(name, task):
@@ -163,8 +143,13 @@ def fit(
         "preset": name, "task": task.name, "overrides": overrides, "train_examples": len(task.splits["train"][1]),
         **(report or {}),
     }
-    train_batches = LengthBucketedBatches(*_data(family, task, "train"), batch_size=batch_size)
-    validation_batches = LengthBucketedBatches(*_data(family, task, "validation"), batch_size=batch_size, shuffle=False)
+    # Written first too, so that the checkpoint is usable (translate, export) while training runs.
+    _save_metadata(out_dir, name, family, task, overrides, report)
+    rows = batch_multiple()  # under data parallelism every batch splits evenly over the devices
+    train_batches = LengthBucketedBatches(*_data(family, task, "train"), batch_size=batch_size, row_multiple=rows)
+    validation_batches = LengthBucketedBatches(
+        *_data(family, task, "validation"), batch_size=batch_size, shuffle=False, row_multiple=rows
+    )
     warmup = zoo.preset(name).warmup
     compile_model(model, family, learning_rate, total_steps=len(train_batches) * epochs if warmup else None)
     model, report["history"] = _fit_best_epoch(model, train_batches, validation_batches, epochs, out_dir, verbose)
@@ -279,7 +264,8 @@ def evaluate(model, family, task, split, batch_size=64, limit=None, beam_size=No
     sacreBLEU against the references, both as detokenised text."""
     if family != "seq2seq":
         x, labels = _data(family, task, split)
-        predictions = np.argmax(model.predict(x, batch_size=batch_size, verbose=0), axis=-1)
+        x, _ = pad_rows(x, batch_size)  # whole batches only, which split evenly over devices
+        predictions = np.argmax(model.predict(x, batch_size=batch_size, verbose=0), axis=-1)[: len(labels)]
         return {f"{split}_accuracy": float(np.mean(predictions == labels))}
 
     def decode(source_ids, max_length):

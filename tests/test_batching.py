@@ -81,3 +81,12 @@ def test_arguments_are_validated():
         LengthBucketedBatches(np.ones((4, 4), "int32"), batch_size=0)
     with pytest.raises(ValueError, match="2-D"):
         LengthBucketedBatches(np.ones(4, "int32"), batch_size=2)
+
+
+def test_row_multiple_keeps_every_batch_divisible(rng):
+    ids, _ = _ragged_ids(rng, rows=101)
+    batches = LengthBucketedBatches(ids, np.arange(101), batch_size=16, row_multiple=4)
+    sizes = [len(batches[i][1]) for i in range(len(batches))]
+    assert all(size % 4 == 0 for size in sizes) and sum(sizes) == 100
+    with pytest.raises(ValueError, match="row_multiple"):
+        LengthBucketedBatches(ids, batch_size=10, row_multiple=4)

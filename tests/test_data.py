@@ -106,7 +106,8 @@ def test_pure_python_wordpiece_reproduces_tensorflow_text_on_every_corpus_senten
 
 @needs_corpora
 @pytest.mark.tensorflow
-def test_a_short_run_on_a_corpus_slice_learns(tmp_path):
+def test_a_short_run_on_a_corpus_slice_learns(tmp_path, capsys):
+    import keras_attn
     from keras_attn import corpora, training
 
     task = corpora.spa_eng(num_examples=1200, vocabulary_size=1000, max_length=16)
@@ -119,6 +120,16 @@ def test_a_short_run_on_a_corpus_slice_learns(tmp_path):
     assert report["history"]["loss"][-1] < report["history"]["loss"][0]
     assert 0.0 <= report["test_bleu"] <= 100.0
     assert (tmp_path / "target_vocabulary.txt").read_text().startswith("[PAD]\n[UNK]\n")
+
+    # `keras-attn translate` tokenizes in pure Python the way training did.
+    from keras_attn import cli, decoding
+
+    model = keras_attn.load_model(tmp_path / "model.keras")
+    spanish, _ = task.examples["test"][0]
+    source = task.splits["test"][0][:1]
+    expected = task.target_text(decoding.greedy_decode(model, source[:, : (source != 0).sum()], max_length=15).tokens[0])
+    assert cli.main(["translate", str(tmp_path), spanish]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == expected
 
 
 def _corpus_slice(folder, lines=300):
@@ -147,7 +158,7 @@ def test_pretrain_then_finetune_moves_the_pretrained_backbone(tmp_path, capsys):
     assert cli.main(argv) == 0
     report = json.loads((pretrained / "report.json").read_text())
     # Held-out masked tokens: far better than a uniform guess over the vocabulary.
-    assert report["history"]["val_loss"][-1] < 0.85 * np.log(400)
+    assert report["history"]["val_loss"][-1] < np.log(400) - 0.5
     assert report["data"] == ["wikitext-2", "sst2-text"] and report["train_rows"] > 300
     assert "masked-LM validation loss" in capsys.readouterr().out
 

@@ -8,9 +8,10 @@ from tests.conftest import run_python
 TRAIN = r"""
 import json, sys
 import numpy as np, keras
-from keras_attn import tasks, training, zoo
+from keras_attn import distribution, tasks, training, zoo
 if PARALLEL:
-    assert training.distribute_over_local_devices() == 2
+    assert distribution.distribute_over_local_devices() == 2
+    assert distribution.batch_multiple() == 2
 keras.utils.set_random_seed(0)
 task = tasks.dates(512, seed=0)
 model = zoo.build("transformer", dropout=0.0, hidden_dim=32, num_layers=1, num_heads=2, intermediate_dim=64,
@@ -32,3 +33,20 @@ def test_two_devices_give_the_one_device_loss_trajectory():
     assert one[-1] < one[0]
     for a, b in zip(one, two):
         assert abs(a - b) <= 1e-4 * max(1.0, abs(a)), (one, two)
+
+
+def test_cli_trains_and_scores_on_two_devices_with_uneven_sizes(tmp_path):
+    # 1001 examples: neither the splits nor their last batches divide by two.
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    try:
+        run_python(
+            "from keras_attn import cli\n"
+            "assert cli.main(['train', 'transformer', '--distribute', '--examples', '1001', '--epochs', '1',"
+            " '--set', 'num_layers=1', '--set', 'hidden_dim=16', '--set', 'num_heads=2', '--set', 'intermediate_dim=32',"
+            f" '--out', {str(tmp_path)!r}]) == 0\n",
+            "jax",
+        )
+    finally:
+        del os.environ["XLA_FLAGS"]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["history"]["loss"] and 0.0 <= report["test_exact_match"] <= 1.0
