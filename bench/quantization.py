@@ -15,7 +15,6 @@ fix the split); the vocabularies come from the run directory.
 """
 
 import argparse
-import json
 import os
 import tempfile
 
@@ -24,19 +23,10 @@ import numpy as np
 from keras_attn import corpora, runtime, training
 from keras_attn.export import export
 from keras_attn.saving import load_model
-from keras_attn.vocabulary import Vocabulary
 
 from common import report
 
 ARTIFACTS = (("onnx", "float32"), ("onnx", "int8"), ("tflite", "float32"), ("tflite", "fp16"), ("tflite", "int8"))
-
-
-def load_task(run_dir, data_dir, examples, seed):
-    with open(os.path.join(run_dir, "config.json")) as f:
-        config = json.load(f)
-    names = ("source_vocabulary.txt", "target_vocabulary.txt") if config["family"] == "seq2seq" else ("vocabulary.txt",)
-    vocabularies = {side: Vocabulary.load(os.path.join(run_dir, name)).tokens for side, name in zip(("source", "target"), names)}
-    return config, corpora.load(config["task"], data_dir, num_examples=examples, seed=seed, vocabularies=vocabularies)
 
 
 def main():
@@ -49,7 +39,7 @@ def main():
     parser.add_argument("--append")
     args = parser.parse_args()
 
-    config, task = load_task(args.run_dir, args.data_dir, args.examples, args.seed)
+    config, task = corpora.load_run_task(args.run_dir, args.data_dir, args.examples, args.seed)
     family = config["family"]
     model = load_model(os.path.join(args.run_dir, "model.keras"), compile=False)
     lengths = config.get("lengths", {})

@@ -96,6 +96,14 @@ def _parser():
                           help="same architecture, vocabulary and recipe from random weights (the baseline)")
     _add_fit_arguments(finetune, epochs=3, learning_rate=1e-4)
 
+    evaluate = commands.add_parser("evaluate", help="score a model trained on a corpus on its test split")
+    evaluate.add_argument("directory", help="a directory written by `keras-attn train` or `finetune`")
+    _add_data_dir(evaluate)
+    evaluate.add_argument("--examples", type=int, help="the --examples the model was trained with (fixes the split)")
+    evaluate.add_argument("--seed", type=int, default=0, help="the --seed the model was trained with")
+    evaluate.add_argument("--eval-examples", type=int, help="score N evenly spaced test examples (default: all)")
+    evaluate.add_argument("--beam", type=int, help="translators: beam width (default: greedy)")
+
     export = commands.add_parser("export", help="export a trained model to SavedModel, TFLite and ONNX")
     export.add_argument("model", help="a .keras file")
     export.add_argument("--out", required=True, help="export directory")
@@ -211,6 +219,16 @@ def _finetune(args):
     )
     start = "random initialisation" if args.random_init else f"pretrained {args.directory}"
     print(f"{task.name} from {start}: test accuracy {report['test_accuracy']:.4f}; saved to {args.out}")
+
+
+def _evaluate(args):
+    from keras_attn import corpora, training
+    from keras_attn.saving import load_model
+
+    config, task = corpora.load_run_task(args.directory, args.data_dir, args.examples, args.seed)
+    model = load_model(os.path.join(args.directory, "model.keras"), compile=False)
+    scores = training.evaluate(model, config["family"], task, "test", limit=args.eval_examples, beam_size=args.beam)
+    print(json.dumps(scores))
 
 
 def _training_config(model_path):
@@ -332,6 +350,8 @@ def main(argv=None):
             _pretrain(args)
         elif args.command == "finetune":
             _finetune(args)
+        elif args.command == "evaluate":
+            _evaluate(args)
         elif args.command == "export":
             _export(args)
         elif args.command == "translate":

@@ -135,11 +135,35 @@ def pretraining_corpus(names, data_dir=None, vocabulary_size=8000, max_length=64
     return Vocabulary(tokens), rows(train), rows(validation)
 
 
-def load(name, data_dir=None, num_examples=None, seed=0, vocabularies=None):
+def load(name, data_dir=None, num_examples=None, seed=0, vocabularies=None, max_length=None):
     """Corpus task `name`; `vocabularies` (`{"source", "target"}` or
     `{"source"}` token lists, as `train` saves them) skip learning new ones."""
+    lengths = {"max_length": max_length} if max_length else {}
     if name == "spa-eng":
-        return spa_eng(data_dir, num_examples=num_examples, seed=seed, vocabularies=vocabularies)
+        return spa_eng(data_dir, num_examples=num_examples, seed=seed, vocabularies=vocabularies, **lengths)
     if name == "sst2":
-        return sst2(data_dir, num_examples=num_examples, seed=seed, vocabulary=(vocabularies or {}).get("source"))
+        vocabulary = (vocabularies or {}).get("source")
+        return sst2(data_dir, num_examples=num_examples, seed=seed, vocabulary=vocabulary, **lengths)
     raise ValueError(f"Unknown corpus {name!r}; corpora: {list(CORPUS_TASKS)}.")
+
+
+def load_run_task(run_dir, data_dir=None, num_examples=None, seed=0):
+    """`(config, task)`: the corpus task that `keras-attn train` trained the
+    model in `run_dir` on, tokenized with the vocabularies saved there.
+    `num_examples` and `seed` must be the run's (they fix the split)."""
+    import json
+    import os
+
+    with open(os.path.join(run_dir, "config.json")) as f:
+        config = json.load(f)
+    if config.get("task") not in CORPUS_TASKS:
+        raise ValueError(f"{run_dir} was trained on {config.get('task')!r}, not a corpus ({list(CORPUS_TASKS)}).")
+    if config["family"] == "seq2seq":
+        files = {"source": "source_vocabulary.txt", "target": "target_vocabulary.txt"}
+        max_length = config["lengths"]["max_source_length"]
+    else:
+        files = {"source": "vocabulary.txt"}
+        max_length = config["config"]["max_length"]
+    vocabularies = {side: Vocabulary.load(os.path.join(run_dir, name)).tokens for side, name in files.items()}
+    task = load(config["task"], data_dir, num_examples, seed, vocabularies=vocabularies, max_length=max_length)
+    return config, task

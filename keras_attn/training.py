@@ -280,11 +280,17 @@ def evaluate(model, family, task, split, batch_size=64, limit=None, beam_size=No
 
 def score_translations(task, split, decode, batch_size=64, limit=None):
     """`{"exact_match", "bleu"}` (sacreBLEU, detokenised text) of
-    `decode(source_ids, max_length) → token ids` on the first `limit`
-    pairs of `split`: one scorer for Keras models and exported artifacts."""
+    `decode(source_ids, max_length) → token ids` on `split` (`limit`
+    evenly spaced pairs of it, if given): one scorer for Keras models and
+    exported artifacts."""
     import sacrebleu
 
-    source, target = (array[:limit] for array in task.splits[split])
+    source, target = task.splits[split]
+    if limit is not None and limit < len(source):
+        # Evenly spaced rows, not the first ones: the corpora keep file order,
+        # and the Anki files run from the shortest sentences to the longest.
+        rows = np.linspace(0, len(source) - 1, limit).round().astype(int)
+        source, target = source[rows], target[rows]
     max_length = target.shape[1] - 1
     hypotheses = []
     for start in range(0, len(source), batch_size):

@@ -131,6 +131,11 @@ def test_a_short_run_on_a_corpus_slice_learns(tmp_path, capsys):
     assert cli.main(["translate", str(tmp_path), spanish]) == 0
     assert capsys.readouterr().out.splitlines()[0] == expected
 
+    # `keras-attn evaluate` rebuilds the same test split from the saved vocabularies.
+    assert cli.main(["evaluate", str(tmp_path), "--examples", "1200"]) == 0
+    scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert scores["test_bleu"] == pytest.approx(report["test_bleu"], abs=1e-9)
+
 
 def _corpus_slice(folder, lines=300):
     """A data folder laid out like shared/data with the first `lines` of each file."""
