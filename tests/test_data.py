@@ -136,6 +136,16 @@ def test_a_short_run_on_a_corpus_slice_learns(tmp_path, capsys):
     scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert scores["test_bleu"] == pytest.approx(report["test_bleu"], abs=1e-9)
 
+    # The string signature, with tensorflow-text's WordPiece in the graph, passes `verify`
+    # in a fresh process (where nothing has imported tensorflow-text's ops yet).
+    from tests.conftest import run_python
+
+    exported = tmp_path / "export"
+    assert cli.main(["export", str(tmp_path / "model.keras"), "--out", str(exported), "--formats", "saved_model"]) == 0
+    out = run_python(f"import sys; from keras_attn import cli; sys.exit(cli.main(['verify', {str(exported)!r}]))",
+                     "tensorflow")
+    assert "text" in out
+
 
 def _corpus_slice(folder, lines=300):
     """A data folder laid out like shared/data with the first `lines` of each file."""

@@ -246,6 +246,8 @@ def _text_row(directory, artifact, model, manifest):
 
     with open(os.path.join(directory, "config.json")) as f:
         task_name = json.load(f)["task"]
+    if artifact["tokenization"] == "wordpiece":
+        import tensorflow_text  # noqa: F401  (registers the tokenizer's ops before the graph loads)
     loaded = tf.saved_model.load(os.path.join(directory, artifact["path"]))  # keeps the variables alive
     signature = getattr(loaded, artifact["signature"])
     texts = [source for source, _ in _held_out_texts(task_name)]
