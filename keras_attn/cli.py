@@ -337,31 +337,23 @@ def main(argv=None):
         import keras
 
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    commands = {
+        "list": lambda: _list(),
+        "describe": lambda: _describe(args.name),
+        "train": lambda: _train(args),
+        "prepare": lambda: _prepare(args),
+        "pretrain": lambda: _pretrain(args),
+        "finetune": lambda: _finetune(args),
+        "evaluate": lambda: _evaluate(args),
+        "export": lambda: _export(args),
+        "translate": lambda: _translate(args),
+        "verify": lambda: _verify(args),
+    }
     try:
-        if args.command == "list":
-            _list()
-        elif args.command == "describe":
-            _describe(args.name)
-        elif args.command == "train":
-            _train(args)
-        elif args.command == "prepare":
-            _prepare(args)
-        elif args.command == "pretrain":
-            _pretrain(args)
-        elif args.command == "finetune":
-            _finetune(args)
-        elif args.command == "evaluate":
-            _evaluate(args)
-        elif args.command == "export":
-            _export(args)
-        elif args.command == "translate":
-            _translate(args)
-        elif args.command == "verify":
-            return _verify(args)
+        return commands[args.command]() or 0  # only `verify` returns a status (1: a check failed)
     except (ValueError, OSError, RuntimeError) as error:
         print(f"keras-attn: error: {error}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

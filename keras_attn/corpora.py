@@ -12,6 +12,9 @@
 The vocabularies are learned on the training split only.
 """
 
+import json
+import os
+
 import numpy as np
 
 from keras_attn import data, tasks, text, wordpiece
@@ -60,7 +63,6 @@ def spa_eng(data_dir=None, vocabulary_size=8000, max_length=24, num_examples=Non
 
 def text_tokenizer(tokens):
     """A tensorflow-text tokenizer over an in-memory token list."""
-    import os
     import tempfile
 
     handle, path = tempfile.mkstemp(suffix=".txt")
@@ -151,9 +153,6 @@ def load_run_task(run_dir, data_dir=None, num_examples=None, seed=0):
     """`(config, task)`: the corpus task that `keras-attn train` trained the
     model in `run_dir` on, tokenized with the vocabularies saved there.
     `num_examples` and `seed` must be the run's (they fix the split)."""
-    import json
-    import os
-
     with open(os.path.join(run_dir, "config.json")) as f:
         config = json.load(f)
     if config.get("task") not in CORPUS_TASKS:

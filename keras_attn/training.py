@@ -242,10 +242,10 @@ def finetune(pretrained_dir, task, out_dir, random_init=False, **fit_args):
         metadata = json.load(f)
     if metadata.get("family") != "masked_lm":
         raise ValueError(f"{pretrained_dir} holds no masked-LM pretraining (see `keras-attn pretrain`).")
+    _check_task(metadata["preset"], "bert", task)  # before reading the task's vocabulary
     if task.vocabulary.tokens != pretrained_vocabulary(pretrained_dir).tokens:
         raise ValueError("Tokenize the fine-tuning task with the pretraining vocabulary (`pretrained_vocabulary`).")
     name = metadata["preset"]
-    _check_task(name, "bert", task)
     config = {**metadata["config"], "head": "classifier", "num_classes": task.num_classes}
     if task.max_length > config["max_length"]:
         raise ValueError(f"The task's rows ({task.max_length}) exceed the pretrained max_length ({config['max_length']}).")
