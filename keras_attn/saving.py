@@ -29,3 +29,40 @@ def load_model(path, compile=True):
     """`keras.saving.load_model(path, safe_mode=True)` with keras-attn's objects registered."""
     register_all()
     return keras.saving.load_model(path, compile=compile, safe_mode=True)
+
+
+def float32_copy(model):
+    """`model` rebuilt to compute in float32, with the same weights; `model`
+    itself when it already does.
+
+    A model trained under `mixed_bfloat16` keeps that policy in its config.
+    Its variables are float32 already, so the copy computes what the model
+    computes, minus the bfloat16 rounding. Exports use it: TFLite's builtin
+    ops and ONNX Runtime's CPU kernels have no bfloat16 matmul.
+    """
+    serialized = keras.saving.serialize_keras_object(model)
+    serialized.pop("compile_config", None)  # an export copy is never trained
+    rewritten = _float32_policies(serialized)
+    if rewritten == serialized:
+        return model
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        copy = keras.saving.deserialize_keras_object(rewritten, safe_mode=True)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _float32_policies(config):
+    """`config` with every floating dtype policy other than float32 replaced by it."""
+    if isinstance(config, dict):
+        if config.get("class_name") in ("DTypePolicy", "FloatDTypePolicy"):
+            return "float32" if config["config"]["name"] != "float32" else config
+        return {key: _float32_policies(value) for key, value in config.items()}
+    if isinstance(config, list):
+        return [_float32_policies(value) for value in config]
+    if isinstance(config, str) and config.startswith("mixed_"):
+        return "float32"
+    return config

@@ -4,7 +4,10 @@ A decoder is any object with
 - `encode(source_ids) → memory`: a dict of arrays whose first axis is the
   batch (encoder outputs, recurrent state or key/value cache, ...);
 - `step(token_ids (b,), step: int, memory) → (logits (b, vocab),
-  attention (b, source_length), memory)`.
+  attention (b, source_length), memory)`. Entries the step does not
+  update come back as the same objects; beam search never reorders those
+  (all beams of a row share them), so the encoded source is not copied at
+  every step.
 
 Decoder-step models name their updated memory `next_<name>` (inputs and
 outputs of one exported graph cannot share a name); `next_memory` applies
@@ -99,7 +102,7 @@ def beam_search(decoder, source_ids, max_length, beam_size=4, alpha=0.6, start_i
     ranked by log-probability divided by `length_penalty(length, alpha)`."""
     source_ids = np.asarray(source_ids, "int32")
     batch = source_ids.shape[0]
-    memory = decoder.encode(np.repeat(source_ids, beam_size, axis=0))
+    memory = encoded = decoder.encode(np.repeat(source_ids, beam_size, axis=0))
     scores = np.tile([0.0] + [-np.inf] * (beam_size - 1), (batch, 1))  # one live beam at first
     tokens = np.full((batch * beam_size,), start_id, "int32")
     finished = np.zeros((batch, beam_size), bool)
@@ -133,12 +136,21 @@ def beam_search(decoder, source_ids, max_length, beam_size=4, alpha=0.6, start_i
             else np.concatenate([attention_history[rows, beam], attention], axis=2)
         )
         order = (rows * beam_size + beam).reshape(-1)
-        memory = {name: value[order] for name, value in memory.items()}
+        # The beams of a row share the entries that no step has replaced yet
+        # (the encoded source); only the updated ones follow their beam.
+        memory = {name: value if value is encoded[name] else value[order] for name, value in memory.items()}
         tokens = token.reshape(-1)
         if finished.all():
             break
+    return best_hypotheses(history, attention_history, scores, lengths, finished, alpha)
+
+
+def best_hypotheses(history, attention_history, scores, lengths, finished, alpha):
+    """The best beam of each row, finished ones first, ranked by
+    `scores / length_penalty(lengths, alpha)`. Arrays are `(batch, beams, ...)`:
+    `history (…, steps)`, `attention_history (…, steps, source_length)`."""
     normalized = scores / length_penalty(np.maximum(lengths, 1), alpha)
     normalized = np.where(finished, normalized, normalized - 1e9)  # prefer finished hypotheses
     choice = normalized.argmax(axis=1)
-    rows = np.arange(batch)
+    rows = np.arange(len(choice))
     return DecodeResult(history[rows, choice], attention_history[rows, choice], normalized[rows, choice])

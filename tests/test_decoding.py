@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -55,14 +56,51 @@ def test_length_normalisation_can_prefer_longer_outputs():
     assert (plain_length, normalised_length) == (1, 3)
 
 
-@pytest.mark.parametrize("name", ["bahdanau", "transformer"])
-def test_keras_greedy_equals_beam_of_one(name, rng):
+def small_seq2seq(name):
     overrides = dict(source_vocabulary_size=30, target_vocabulary_size=20)
     if name == "transformer":
         overrides.update(hidden_dim=16, num_layers=1, num_heads=2, intermediate_dim=16, max_target_length=9)
     else:
         overrides.update(embedding_dim=8, units=8)
-    model = zoo.build(name, **overrides)
+    return zoo.build(name, **overrides)
+
+
+def make_end_likely(model, source):
+    """Raises the `[END]` logit's bias by the median, over rows, of the
+    smallest margin by which `[END]` loses along the row's greedy path: about
+    half the rows then end early, the others never."""
+    tokens = decoding.greedy_decode(model, source, max_length=8).tokens
+    previous = np.concatenate([np.full((len(source), 1), START_ID, "int32"), tokens[:, :-1]], axis=1)
+    logits = np.asarray(model({"encoder_token_ids": source, "decoder_token_ids": previous}))
+    margin = (logits.max(-1) - logits[..., END_ID]).min(axis=1)
+    bias = model.get_layer("logits").bias
+    bias.assign(np.asarray(bias) + np.eye(20, dtype="float32")[END_ID] * np.median(margin))
+
+
+@pytest.mark.parametrize("name", ["bahdanau", "transformer"])
+def test_compiled_search_equals_host_search(name, rng):
+    # `greedy_decode`/`beam_decode` run the whole search compiled with the
+    # model; exported artifacts run `keras_attn.search` step by step on the host.
+    keras.utils.set_random_seed(3)
+    model = small_seq2seq(name)
+    source = random_ids(rng, (8, 6), 30, lengths=[6, 3, 5, 2, 6, 4, 1, 6])
+    make_end_likely(model, source)
+    host = decoding.KerasDecoder(model)
+    greedy = decoding.greedy_decode(model, source, max_length=8)
+    expected = search.greedy_search(host, source, max_length=8)
+    lengths = (greedy.tokens != PAD_ID).sum(axis=1)
+    assert (greedy.tokens == END_ID).any() and len(set(lengths)) > 1  # rows finish at different steps
+    beam = decoding.beam_decode(model, source, beam_size=3, alpha=0.6, max_length=8)
+    expected_beam = search.beam_search(host, source, max_length=8, beam_size=3, alpha=0.6)
+    for got, want in ((greedy, expected), (beam, expected_beam)):
+        np.testing.assert_array_equal(got.tokens, want.tokens)
+        np.testing.assert_allclose(got.scores, want.scores, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(got.attention, want.attention, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["bahdanau", "transformer"])
+def test_keras_greedy_equals_beam_of_one(name, rng):
+    model = small_seq2seq(name)
     source = random_ids(rng, (3, 6), 30, lengths=[6, 3, 5])
     greedy = decoding.greedy_decode(model, source, max_length=8)
     beam = decoding.beam_decode(model, source, beam_size=1, alpha=0.0, max_length=8)

@@ -3,6 +3,7 @@
 import json
 import os
 
+import keras
 import numpy as np
 import pytest
 
@@ -163,6 +164,21 @@ def test_export_rejects_bad_arguments(tmp_path):
         exporter.export(model, tmp_path / "a", formats=("coreml",))
     with pytest.raises(ValueError, match="`quantize`"):
         exporter.export(model, tmp_path / "b", quantize="int4")
+
+
+def test_a_mixed_precision_model_exports_in_float32(tmp_path):
+    # Trained under mixed_bfloat16 on a GPU: the export computes in float32,
+    # with builtin ops only, and verify compares it with the float32 copy.
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = build("transformer")
+    finally:
+        keras.config.set_dtype_policy("float32")
+    manifest = exporter.export(model, tmp_path / "export", formats=("tflite", "onnx"))
+    inputs = [i for a in manifest["artifacts"] for i in a["inputs"] + a["outputs"]]
+    assert {i["dtype"] for i in inputs} <= {"int32", "float32"}
+    report = parity.verify(tmp_path / "export", model)
+    assert report["passed"], parity.format_table(report)
 
 
 def test_cli_export_and_verify(tmp_path, capsys):

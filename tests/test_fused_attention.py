@@ -69,7 +69,7 @@ def test_transformer_forward_and_decoding_match_plain(rng):
     plain, fused = _both(lambda: model(x))
     real = target != 0
     np.testing.assert_allclose(fused[real], plain[real], atol=ATOL)
-    # Each decode builds and traces fresh pieces, so this one runs fused (with the cache).
+    # The compiled search is traced once per switch position, so this one runs fused (with the cache).
     plain, fused = _both(lambda: decoding.greedy_decode(model, source, max_length=6).tokens)
     np.testing.assert_array_equal(fused, plain)
 

@@ -112,6 +112,23 @@ class TestMultiHeadAttention:
             out, cache = layer(x[:, t : t + 1], x[:, t : t + 1], cache=cache, cache_index=np.full((2,), t))
             np.testing.assert_allclose(out[:, 0], full[:, t], atol=1e-5)
 
+    def test_projected_key_value_equals_projecting_each_call(self, rng):
+        layer = layers.MultiHeadAttention(num_heads=2, key_dim=4)
+        query = rng.normal(size=(2, 3, 8)).astype("float32")
+        memory = rng.normal(size=(2, 5, 8)).astype("float32")
+        padding = np.array([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]])
+        direct, direct_weights = layer(query, memory, padding_mask=padding, return_attention_scores=True)
+        key_value = layer.project_key_value(memory)
+        assert tuple(key_value.shape) == (2, 5, 16)
+        reused, reused_weights = layer(
+            query, None, padding_mask=padding, key_value=key_value, return_attention_scores=True
+        )
+        np.testing.assert_allclose(np.asarray(reused), np.asarray(direct), atol=1e-6)
+        np.testing.assert_allclose(np.asarray(reused_weights), np.asarray(direct_weights), atol=1e-6)
+        with pytest.raises(ValueError, match="not both"):
+            layer(query[:, :1], query[:, :1], cache=np.zeros((2, 4, 16), "float32"),
+                  cache_index=np.zeros((2,), "int32"), key_value=key_value)
+
     def test_weights_over_padding_are_zero(self, rng):
         layer = layers.MultiHeadAttention(num_heads=2, key_dim=2)
         x = rng.normal(size=(2, 4, 4)).astype("float32")

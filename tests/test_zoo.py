@@ -70,3 +70,34 @@ def test_every_preset_saves_and_reloads_in_safe_mode(name, rng, tmp_path):
     model.save(path)
     reloaded = keras_attn.load_model(path)
     np.testing.assert_array_equal(np.asarray(reloaded(inputs)), expected)
+
+
+def _compute_dtypes(model):
+    """The compute dtypes of every layer below `model` (functional models only wrap theirs)."""
+    return {
+        layer.compute_dtype
+        for layer in model._flatten_layers(include_self=False)
+        if not isinstance(layer, (keras.layers.InputLayer, keras.Model))
+    }
+
+
+@pytest.mark.parametrize("name", ["bahdanau", "transformer", "bert-tiny", "transformer-classifier"])
+def test_a_mixed_precision_model_reloads_anywhere_and_copies_to_float32(name, rng, tmp_path):
+    # Trained under mixed_bfloat16 on a GPU, evaluated and exported on a float32 CPU.
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        mixed = zoo.build(name, **SMALL[name])
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert _compute_dtypes(mixed) == {"bfloat16"}  # sublayers follow their parent's policy
+    inputs = example_inputs(name, rng)
+    mixed.save(tmp_path / "mixed.keras")
+    reloaded = keras_attn.load_model(tmp_path / "mixed.keras")
+    np.testing.assert_array_equal(np.asarray(reloaded(inputs), "float32"), np.asarray(mixed(inputs), "float32"))
+
+    copy = keras_attn.saving.float32_copy(reloaded)
+    assert _compute_dtypes(copy) == {"float32"}
+    reference = zoo.build(name, **SMALL[name])
+    reference.set_weights(mixed.get_weights())
+    np.testing.assert_allclose(np.asarray(copy(inputs)), np.asarray(reference(inputs)), atol=1e-5)
+    assert keras_attn.saving.float32_copy(reference) is reference

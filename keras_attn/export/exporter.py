@@ -18,6 +18,7 @@ import numpy as np
 from keras_attn.export import pieces as pieces_lib
 from keras_attn.layers import fused_attention
 from keras_attn.models import family
+from keras_attn.saving import float32_copy
 
 FORMATS = ("saved_model", "tflite", "onnx")
 QUANTIZATIONS = (None, "fp16", "int8")
@@ -172,6 +173,7 @@ def export(
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError("Export needs the TensorFlow backend: run with KERAS_BACKEND=tensorflow.")
 
+    model = float32_copy(model)  # a model trained under mixed precision exports in float32
     parent = os.path.dirname(out_dir)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".export-", dir=parent)

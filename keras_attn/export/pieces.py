@@ -96,15 +96,16 @@ def pieces(model, max_source_length=64, max_target_length=64):
         encoder, step = bahdanau.inference_models(model)
         units = model.get_layer("bridge").units
         source, target = _ids(max_source_length), _ids(max_target_length)
-        memory = {"state": ((None, units), "float32")}
-        annotations = ((None, max_source_length, 2 * units), "float32")
+        memory = {"encoder_outputs": ((None, max_source_length, 2 * units), "float32"), "state": ((None, units), "float32")}
         limits = {}
     else:
         encoder, step = transformer.inference_models(model)
-        hidden = model.get_layer("decoder_embedding").embedding_dim
         source, target = _ids(), _ids()
-        memory = {"cache": ((None,) + transformer.cache_shape(model), "float32")}
-        annotations = ((None, None, hidden), "float32")
+        cache_width = transformer.cache_shape(model)[1]
+        memory = {
+            "cross_cache": ((None, None, cache_width), "float32"),
+            "cache": ((None,) + transformer.cache_shape(model), "float32"),
+        }
         limits = {
             "encoder_token_ids": model.get_layer("encoder_embedding").sequence_length,
             "decoder_token_ids": model.get_layer("decoder_embedding").sequence_length,
@@ -112,7 +113,6 @@ def pieces(model, max_source_length=64, max_target_length=64):
     step_inputs = {
         "token_ids": ((None, 1), "int32"),
         "step": ((None,), "int32"),
-        "encoder_outputs": annotations,
         "encoder_token_ids": source,
         **memory,
     }

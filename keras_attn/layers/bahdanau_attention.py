@@ -41,9 +41,9 @@ class BahdanauAttention(keras.layers.Layer):
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.units = check_positive_int("units", units)
-        self.query_projection = keras.layers.Dense(units, use_bias=False, name="W1")
-        self.key_projection = keras.layers.Dense(units, use_bias=False, name="W2")
-        self.score_projection = keras.layers.Dense(1, use_bias=False, name="v")
+        self.query_projection = keras.layers.Dense(units, use_bias=False, name="W1", dtype=self.dtype_policy)
+        self.key_projection = keras.layers.Dense(units, use_bias=False, name="W2", dtype=self.dtype_policy)
+        self.score_projection = keras.layers.Dense(1, use_bias=False, name="v", dtype=self.dtype_policy)
 
     def build(self, query_shape, keys_shape):
         self.query_projection.build(query_shape)

@@ -21,14 +21,14 @@ class FeedForward(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
         self.dropout = check_rate("dropout", dropout)
         self.intermediate_dense = keras.layers.Dense(
-            intermediate_dim, activation=self.activation, name="intermediate"
+            intermediate_dim, activation=self.activation, name="intermediate", dtype=self.dtype_policy
         )
-        self.dropout_layer = keras.layers.Dropout(dropout)
+        self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
         self.output_dense = None
 
     def build(self, inputs_shape):
         self.intermediate_dense.build(inputs_shape)
-        self.output_dense = keras.layers.Dense(inputs_shape[-1], name="output")
+        self.output_dense = keras.layers.Dense(inputs_shape[-1], name="output", dtype=self.dtype_policy)
         self.output_dense.build(tuple(inputs_shape[:-1]) + (self.intermediate_dim,))
 
     def call(self, inputs, training=None):

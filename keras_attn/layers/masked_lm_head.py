@@ -56,16 +56,16 @@ class MaskedLMHead(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
         self.dense = None
-        self.norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="norm")
+        self.norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="norm", dtype=self.dtype_policy)
         self.output_dense = None
 
     def build(self, inputs_shape, mask_positions_shape=None):
         hidden = inputs_shape[-1]
-        self.dense = keras.layers.Dense(hidden, activation=self.activation, name="dense")
+        self.dense = keras.layers.Dense(hidden, activation=self.activation, name="dense", dtype=self.dtype_policy)
         self.dense.build(inputs_shape)
         self.norm.build(inputs_shape)
         if self.token_embedding is None:
-            self.output_dense = keras.layers.Dense(self.vocabulary_size, name="output")
+            self.output_dense = keras.layers.Dense(self.vocabulary_size, name="output", dtype=self.dtype_policy)
             self.output_dense.build(inputs_shape)
         else:
             self.output_bias = self.add_weight(

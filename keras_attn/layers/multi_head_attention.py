@@ -29,6 +29,11 @@ class MultiHeadAttention(keras.layers.Layer):
     through `keras.ops.dot_product_attention` (cuDNN flash attention on a
     GPU); the weights and the cache are the same.
 
+    Cross-attention over a fixed memory (the encoder outputs, during
+    decoding) projects that memory to keys and values once with
+    `project_key_value` and passes the result as `key_value` at every step,
+    instead of re-projecting it per generated token.
+
     Args:
         num_heads: number of attention heads.
         key_dim: width of each head.
@@ -37,12 +42,15 @@ class MultiHeadAttention(keras.layers.Layer):
 
     Call arguments:
         query: `(batch, queries, dim)`.
-        value: `(batch, keys, dim)`; keys are projected from it too.
+        value: `(batch, keys, dim)`; keys are projected from it too. Unused
+            (may be None) when `key_value` is given.
         padding_mask: optional `(batch, keys)`, 1 for real keys.
         use_causal_mask: query `i` only sees keys `<= i`.
         cache: optional cache (see above), for self-attention of one
             new position; the layer then returns the updated cache.
         cache_index: int `(batch,)`, the position being decoded.
+        key_value: optional `project_key_value(value)`, computed once (the
+            layer must already be built).
         return_attention_scores: also return the weights
             `(batch, num_heads, queries, keys)`.
 
@@ -64,17 +72,19 @@ class MultiHeadAttention(keras.layers.Layer):
         self.output_dim = None if output_dim is None else check_positive_int("output_dim", output_dim)
         self.dropout = check_rate("dropout", dropout)
         inner_dim = num_heads * key_dim
-        self.query_dense = keras.layers.Dense(inner_dim, name="query")
-        self.key_dense = keras.layers.Dense(inner_dim, name="key")
-        self.value_dense = keras.layers.Dense(inner_dim, name="value")
+        self.query_dense = keras.layers.Dense(inner_dim, name="query", dtype=self.dtype_policy)
+        self.key_dense = keras.layers.Dense(inner_dim, name="key", dtype=self.dtype_policy)
+        self.value_dense = keras.layers.Dense(inner_dim, name="value", dtype=self.dtype_policy)
         self.output_dense = None
-        self.dropout_layer = keras.layers.Dropout(dropout)
+        self.dropout_layer = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
 
     def build(self, query_shape, value_shape, *args, **kwargs):
         self.query_dense.build(query_shape)
         self.key_dense.build(value_shape)
         self.value_dense.build(value_shape)
-        self.output_dense = keras.layers.Dense(self.output_dim or query_shape[-1], name="output")
+        self.output_dense = keras.layers.Dense(
+            self.output_dim or query_shape[-1], name="output", dtype=self.dtype_policy
+        )
         self.output_dense.build(tuple(query_shape[:-1]) + (self.num_heads * self.key_dim,))
 
     def _split_heads(self, x, batch, length):
@@ -90,11 +100,16 @@ class MultiHeadAttention(keras.layers.Layer):
         x = ops.transpose(x, (0, 2, 1, 3))
         return ops.reshape(x, (batch, length, self.num_heads * self.key_dim))
 
+    def project_key_value(self, value):
+        """`(batch, keys, 2 * num_heads * key_dim)`: the keys, then the values,
+        projected from `value`; the layout of the cache and of `key_value`."""
+        return ops.concatenate([self.key_dense(value), self.value_dense(value)], axis=-1)
+
     def _write_cache(self, cache, value, cache_index):
         """Stores this step's key/value in slot `cache_index`; returns cache and key mask."""
         slots = ops.reshape(ops.arange(ops.shape(cache)[1]), (1, -1))
         index = ops.reshape(ops.cast(cache_index, slots.dtype), (-1, 1))
-        step_kv = ops.concatenate([self.key_dense(value), self.value_dense(value)], axis=-1)
+        step_kv = self.project_key_value(value)
         is_slot = ops.expand_dims(ops.equal(slots, index), -1)
         cache = ops.where(is_slot, ops.cast(step_kv, cache.dtype), cache)
         return cache, ops.less_equal(slots, index)
@@ -125,20 +140,25 @@ class MultiHeadAttention(keras.layers.Layer):
         cache_index=None,
         return_attention_scores=False,
         training=None,
+        key_value=None,
     ):
         inner_dim = self.num_heads * self.key_dim
         if cache is not None:
             if cache_index is None:
                 raise ValueError("`cache_index` is required when `cache` is given.")
+            if key_value is not None:
+                raise ValueError("Pass `cache` (self-attention) or `key_value` (fixed memory), not both.")
             cache, padding_mask = self._write_cache(cache, value, cache_index)
-            key = ops.cast(cache[..., :inner_dim], self.compute_dtype)
-            value_states = ops.cast(cache[..., inner_dim:], self.compute_dtype)
+            key_value = cache
+        if key_value is not None:
+            key = ops.cast(key_value[..., :inner_dim], self.compute_dtype)
+            value_states = ops.cast(key_value[..., inner_dim:], self.compute_dtype)
         else:
             key = self.key_dense(value)
             value_states = self.value_dense(value)
 
         batch, query_length = ops.shape(query)[0], ops.shape(query)[1]
-        key_length = ops.shape(cache if cache is not None else value)[1]
+        key_length = ops.shape(value if key_value is None else key_value)[1]  # not a Dense output's (see _split_heads)
         projected_query = self.query_dense(query)
         scale = 1.0 / math.sqrt(self.key_dim)
         if fused_attention_enabled() and not return_attention_scores:
@@ -166,13 +186,13 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def compute_output_spec(self, query, value, padding_mask=None, use_causal_mask=False,
                             cache=None, cache_index=None, return_attention_scores=False,
-                            training=None):
+                            training=None, key_value=None):
         width = self.output_dim or query.shape[-1]
         outputs = (keras.KerasTensor(tuple(query.shape[:-1]) + (width,), self.compute_dtype),)
         if cache is not None:
             outputs += (keras.KerasTensor(cache.shape, cache.dtype),)
         if return_attention_scores:
-            keys = cache.shape[1] if cache is not None else value.shape[1]
+            keys = next(x for x in (cache, key_value, value) if x is not None).shape[1]
             outputs += (
                 keras.KerasTensor((query.shape[0], self.num_heads, query.shape[1], keys), self.compute_dtype),
             )

@@ -48,10 +48,10 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.position_encoding = check_choice("position_encoding", position_encoding, ENCODINGS)
         self.scale_by_sqrt_dim = bool(scale_by_sqrt_dim)
         self.token_embedding = keras.layers.Embedding(
-            vocabulary_size, embedding_dim, name="token_embedding"
+            vocabulary_size, embedding_dim, name="token_embedding", dtype=self.dtype_policy
         )
         self.position_embedding = PositionEmbedding(
-            sequence_length, encoding=position_encoding, name="position_embedding"
+            sequence_length, encoding=position_encoding, name="position_embedding", dtype=self.dtype_policy
         )
 
     def build(self, token_ids_shape, positions_shape=None):

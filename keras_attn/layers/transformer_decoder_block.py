@@ -14,8 +14,12 @@ class TransformerDecoderBlock(TransformerBlock):
 
     Call arguments:
         inputs: `(batch, target_length, dim)`.
-        encoder_outputs: `(batch, source_length, dim)`.
+        encoder_outputs: `(batch, source_length, dim)`; may be None when
+            `encoder_key_value` is given.
         encoder_padding_mask: optional `(batch, source_length)`.
+        encoder_key_value: optional `encoder_key_value(encoder_outputs)`,
+            computed once before decoding so that a step does not project
+            the whole source again.
         cache, cache_index: decode one position with the fixed-size
             self-attention cache of `MultiHeadAttention`; the updated cache
             is returned after the output.
@@ -37,9 +41,9 @@ class TransformerDecoderBlock(TransformerBlock):
         self.self_attention = None
         self.cross_attention = None
         self.self_attention_norm = self._norm("self_attention_norm")
-        self.self_attention_dropout = keras.layers.Dropout(self.dropout)
+        self.self_attention_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.cross_attention_norm = self._norm("cross_attention_norm")
-        self.cross_attention_dropout = keras.layers.Dropout(self.dropout)
+        self.cross_attention_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
 
     def build(self, inputs_shape, encoder_outputs_shape, *args, **kwargs):
         self.self_attention = self._attention(inputs_shape[-1], "self_attention")
@@ -48,6 +52,11 @@ class TransformerDecoderBlock(TransformerBlock):
         self.cross_attention.build(inputs_shape, encoder_outputs_shape)
         for layer in (self.self_attention_norm, self.cross_attention_norm, self.feed_forward, self.feed_forward_norm):
             layer.build(inputs_shape)
+
+    def encoder_key_value(self, encoder_outputs):
+        """The cross-attention keys and values of `encoder_outputs`,
+        `(batch, source_length, 2 * dim)`."""
+        return self.cross_attention.project_key_value(encoder_outputs)
 
     def call(
         self,
@@ -58,6 +67,7 @@ class TransformerDecoderBlock(TransformerBlock):
         cache_index=None,
         return_attention_scores=False,
         training=None,
+        encoder_key_value=None,
     ):
         def self_attend(h):
             return self.self_attention(
@@ -71,6 +81,7 @@ class TransformerDecoderBlock(TransformerBlock):
                 padding_mask=encoder_padding_mask,
                 return_attention_scores=return_attention_scores,
                 training=training,
+                key_value=encoder_key_value,
             )
 
         x, *new_cache = self._residual(
@@ -83,14 +94,16 @@ class TransformerDecoderBlock(TransformerBlock):
         return outputs[0] if len(outputs) == 1 else outputs
 
     def compute_output_spec(self, inputs, encoder_outputs, encoder_padding_mask=None, cache=None,
-                            cache_index=None, return_attention_scores=False, training=None):
+                            cache_index=None, return_attention_scores=False, training=None,
+                            encoder_key_value=None):
         outputs = (keras.KerasTensor(inputs.shape, self.compute_dtype),)
         if cache is not None:
             outputs += (keras.KerasTensor(cache.shape, cache.dtype),)
         if return_attention_scores:
+            source = encoder_outputs if encoder_key_value is None else encoder_key_value
             outputs += (
                 keras.KerasTensor(
-                    (inputs.shape[0], self.num_heads, inputs.shape[1], encoder_outputs.shape[1]),
+                    (inputs.shape[0], self.num_heads, inputs.shape[1], source.shape[1]),
                     self.compute_dtype,
                 ),
             )

@@ -29,7 +29,7 @@ class TransformerEncoderBlock(TransformerBlock):
         super().__init__(num_heads, intermediate_dim, **kwargs)
         self.self_attention = None
         self.self_attention_norm = self._norm("self_attention_norm")
-        self.self_attention_dropout = keras.layers.Dropout(self.dropout)
+        self.self_attention_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
 
     def build(self, inputs_shape, padding_mask_shape=None):
         self.self_attention = self._attention(inputs_shape[-1], "self_attention")

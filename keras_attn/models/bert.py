@@ -67,6 +67,12 @@ def build_bert_backbone(
     )
 
 
+def _backbone_policy(backbone):
+    """The dtype policy the backbone's layers compute with (e.g. mixed_bfloat16),
+    for the head. Read from a layer: a functional model's own policy is not saved."""
+    return backbone.get_layer("embeddings").dtype_policy
+
+
 class _BertTask(keras.Model):
     """Saves and reloads its backbone as a nested object, like keras-hub tasks."""
 
@@ -92,7 +98,10 @@ class BertClassifier(_BertTask):
         check_rate("dropout", dropout)
         inputs = {"token_ids": backbone.input["token_ids"], "segment_ids": backbone.input["segment_ids"]}
         pooled = backbone(inputs)["pooled_output"]
-        logits = keras.layers.Dense(num_classes, name="logits")(keras.layers.Dropout(dropout)(pooled))
+        policy = _backbone_policy(backbone)
+        logits = keras.layers.Dense(num_classes, name="logits", dtype=policy)(
+            keras.layers.Dropout(dropout, dtype=policy)(pooled)
+        )
         super().__init__(inputs=inputs, outputs=logits, name=name, **kwargs)
         self.backbone = backbone
         self.num_classes = num_classes
@@ -123,7 +132,11 @@ class BertMaskedLM(_BertTask):
             "sequence_output"
         ]
         head = layers.MaskedLMHead(
-            token_embedding.input_dim, token_embedding=token_embedding, activation=layers.gelu_tanh, name="masked_lm_head"
+            token_embedding.input_dim,
+            token_embedding=token_embedding,
+            activation=layers.gelu_tanh,
+            name="masked_lm_head",
+            dtype=_backbone_policy(backbone),
         )
         logits = head(sequence, inputs["mask_positions"])
         super().__init__(inputs=inputs, outputs=logits, name=name, **kwargs)

@@ -120,11 +120,12 @@ def cache_shape(model):
 class TransformerDecoderStep(keras.Model):
     """Decodes one position with the fixed-size key/value cache.
 
-    Inputs (a dict): `token_ids (b, 1)`, `step (b,)`, `encoder_outputs
-    (b, s, d)`, `encoder_token_ids (b, s)`, `cache (b, max_target_length,
-    layers*2*d)`. Outputs (a dict): `logits (b, vocab)`, the updated
-    cache as `next_cache`, and `attention (b, s)`, the last layer's cross-attention
-    averaged over heads.
+    Inputs (a dict): `token_ids (b, 1)`, `step (b,)`, `encoder_token_ids
+    (b, s)`, `cross_cache (b, s, layers*2*d)` (the cross-attention keys and
+    values of the encoder outputs, made once by the encoder) and `cache (b,
+    max_target_length, layers*2*d)`. Outputs (a dict): `logits (b, vocab)`,
+    the updated cache as `next_cache`, and `attention (b, s)`, the last
+    layer's cross-attention averaged over heads.
 
     Built from a training model's layers (weights shared, nothing copied).
     A subclassed model rather than a functional one: Keras's functional
@@ -147,11 +148,13 @@ class TransformerDecoderStep(keras.Model):
         width = self.cache_shape[1] // len(self.blocks)
         new_caches = []
         for i, block in enumerate(self.blocks):
+            layer_slice = slice(i * width, (i + 1) * width)
             x, layer_cache, attention = block(
                 x,
-                inputs["encoder_outputs"],
+                None,
                 encoder_padding_mask=padding_mask,
-                cache=inputs["cache"][:, :, i * width : (i + 1) * width],
+                encoder_key_value=inputs["cross_cache"][:, :, layer_slice],
+                cache=inputs["cache"][:, :, layer_slice],
                 cache_index=step,
                 return_attention_scores=True,
             )
@@ -166,22 +169,29 @@ class TransformerDecoderStep(keras.Model):
 
 
 class TransformerEncoder(keras.Model):
-    """`{"encoder_token_ids"} → {"encoder_outputs", "cache"}`: the encoded
-    source and an empty decoder cache, the memory that decoding starts from."""
+    """`{"encoder_token_ids"} → {"cross_cache", "cache"}`: the memory that
+    decoding starts from. `cross_cache (b, s, layers*2*d)` holds every
+    decoder layer's cross-attention keys and values of the encoded source,
+    projected once here rather than at every step; `cache` is the empty
+    self-attention cache."""
 
     def __init__(self, model, **kwargs):
         super().__init__(name="transformer_encoder", **kwargs)
         self.embedding = model.get_layer("encoder_embedding")
         self.dropout = model.get_layer("embedding_dropout")
-        self.blocks = [model.get_layer(f"encoder_layer_{i}") for i in range(_num_layers(model))]
+        num_layers = _num_layers(model)
+        self.blocks = [model.get_layer(f"encoder_layer_{i}") for i in range(num_layers)]
         self.norm = _optional_layer(model, "encoder_norm")
+        self.decoder_blocks = [model.get_layer(f"decoder_layer_{i}") for i in range(num_layers)]
         self.cache_shape = cache_shape(model)
 
     def call(self, inputs):
         encoder_ids = inputs["encoder_token_ids"]
         batch = ops.shape(encoder_ids)[0]
+        encoder_outputs = _encode(self.embedding, self.dropout, self.blocks, self.norm, encoder_ids)
+        cross_cache = [block.encoder_key_value(encoder_outputs) for block in self.decoder_blocks]
         return {
-            "encoder_outputs": _encode(self.embedding, self.dropout, self.blocks, self.norm, encoder_ids),
+            "cross_cache": ops.concatenate(cross_cache, axis=-1),
             "cache": ops.zeros((batch,) + self.cache_shape, dtype=self.compute_dtype),
         }
 
