@@ -96,7 +96,10 @@ def pieces(model, max_source_length=64, max_target_length=64):
         encoder, step = bahdanau.inference_models(model)
         units = model.get_layer("bridge").units
         source, target = _ids(max_source_length), _ids(max_target_length)
-        memory = {"encoder_outputs": ((None, max_source_length, 2 * units), "float32"), "state": ((None, units), "float32")}
+        memory = {
+            "encoder_outputs": ((None, max_source_length, 2 * units), "float32"),
+            "state": ((None, units), "float32"),
+        }
         limits = {}
     else:
         encoder, step = transformer.inference_models(model)

@@ -158,7 +158,8 @@ class MultiHeadAttention(keras.layers.Layer):
             value_states = self.value_dense(value)
 
         batch, query_length = ops.shape(query)[0], ops.shape(query)[1]
-        key_length = ops.shape(value if key_value is None else key_value)[1]  # not a Dense output's (see _split_heads)
+        # From an input, not a Dense output (see _split_heads).
+        key_length = ops.shape(value if key_value is None else key_value)[1]
         projected_query = self.query_dense(query)
         scale = 1.0 / math.sqrt(self.key_dim)
         if fused_attention_enabled() and not return_attention_scores:
