@@ -70,11 +70,20 @@ def _parser():
     _add_fit_arguments(train, epochs=3, learning_rate=1e-3)
     _add_overrides(train)
 
-    prepare = commands.add_parser("prepare", help="tokenize a corpus into a .npz task file (for training without TensorFlow)")
-    prepare.add_argument("--data", choices=["spa-eng", "sst2"], required=True)
+    prepare = commands.add_parser(
+        "prepare", help="tokenize a corpus into a .npz file (for training where there is no TensorFlow)"
+    )
+    what = prepare.add_mutually_exclusive_group(required=True)
+    what.add_argument("--data", choices=["spa-eng", "sst2"], help="a task file for `train --task-file`")
+    what.add_argument("--pretraining", help="a masked-LM corpus for `pretrain --corpus-file`, from these "
+                      "comma-separated texts: wikitext-2, sst2-text")
     _add_data_dir(prepare)
     prepare.add_argument("--examples", type=int, help="examples to use (default: all)")
     prepare.add_argument("--seed", type=int, default=0)
+    prepare.add_argument("--vocabulary-size", type=int, default=8000, help="--pretraining: WordPiece vocabulary size")
+    prepare.add_argument("--max-length", type=int, default=64, help="--pretraining: word pieces per row, [CLS] included")
+    prepare.add_argument("--vocabulary-from", help="--data sst2: tokenize with this prepared pretraining corpus's "
+                         "vocabulary and row width (for `finetune --task-file`)")
     prepare.add_argument("--out", required=True, help="the .npz file to write")
 
     pretrain = commands.add_parser("pretrain", help="masked-LM pretraining of a BERT preset on unlabeled text")
@@ -82,6 +91,8 @@ def _parser():
     pretrain.add_argument("--data", default="wikitext-2,sst2-text",
                           help="comma-separated texts: wikitext-2, sst2-text (SST-2 training sentences, labels unused)")
     _add_data_dir(pretrain)
+    pretrain.add_argument("--corpus-file", help="a corpus written by `keras-attn prepare --pretraining` "
+                          "(no TensorFlow needed; replaces --data and the tokenizer options)")
     pretrain.add_argument("--vocabulary-size", type=int, default=8000)
     pretrain.add_argument("--max-length", type=int, default=64, help="word pieces per row, [CLS] included")
     _add_fit_arguments(pretrain, epochs=3, learning_rate=1e-3)
@@ -90,6 +101,8 @@ def _parser():
     finetune = commands.add_parser("finetune", help="fine-tune a pretrained BERT directory on a classification corpus")
     finetune.add_argument("directory", help="a directory written by `keras-attn pretrain`")
     finetune.add_argument("--data", choices=["sst2"], default="sst2")
+    finetune.add_argument("--task-file", help="a task written by `keras-attn prepare --data sst2 --vocabulary-from` "
+                          "(no TensorFlow needed)")
     _add_data_dir(finetune)
     finetune.add_argument("--examples", type=int, help="training examples to use (default: all)")
     finetune.add_argument("--random-init", action="store_true",
@@ -177,21 +190,44 @@ def _train(args):
 
 
 def _prepare(args):
-    from keras_attn import corpora, tasks
+    from keras_attn import corpora, pretraining, tasks
 
-    task = corpora.load(args.data, args.data_dir, num_examples=args.examples, seed=args.seed)
+    if args.pretraining:
+        names = _text_names(args.pretraining)
+        vocabulary, train_ids, validation_ids = corpora.pretraining_corpus(
+            names, args.data_dir, vocabulary_size=args.vocabulary_size, max_length=args.max_length, seed=args.seed
+        )
+        pretraining.save_corpus(args.out, vocabulary, train_ids, validation_ids, names)
+        print(f"{'+'.join(names)}: {len(train_ids):,d} training rows, {len(validation_ids):,d} validation rows, "
+              f"vocabulary {len(vocabulary):,d}; wrote {args.out}")
+        return
+    vocabularies = max_length = None
+    if args.vocabulary_from:
+        vocabulary, train_ids, _, _ = pretraining.load_corpus(args.vocabulary_from)
+        vocabularies, max_length = {"source": vocabulary.tokens}, train_ids.shape[1]
+    task = corpora.load(args.data, args.data_dir, num_examples=args.examples, seed=args.seed,
+                        vocabularies=vocabularies, max_length=max_length)
     tasks.save(task, args.out)
     sizes = ", ".join(f"{split} {len(targets):,d}" for split, (_, targets) in task.splits.items())
     print(f"{task.name}: {sizes}; wrote {args.out}")
 
 
-def _pretrain(args):
-    from keras_attn import corpora, training
+def _text_names(argument):
+    return [name.strip() for name in argument.split(",") if name.strip()]
 
-    names = [name.strip() for name in args.data.split(",") if name.strip()]
-    vocabulary, train_ids, validation_ids = corpora.pretraining_corpus(
-        names, args.data_dir, vocabulary_size=args.vocabulary_size, max_length=args.max_length, seed=args.seed
-    )
+
+def _pretrain(args):
+    from keras_attn import pretraining, training
+
+    if args.corpus_file:
+        vocabulary, train_ids, validation_ids, names = pretraining.load_corpus(args.corpus_file)
+    else:
+        from keras_attn import corpora
+
+        names = _text_names(args.data)
+        vocabulary, train_ids, validation_ids = corpora.pretraining_corpus(
+            names, args.data_dir, vocabulary_size=args.vocabulary_size, max_length=args.max_length, seed=args.seed
+        )
     print(f"{len(train_ids):,d} rows ({int((train_ids != 0).sum()):,d} word pieces), vocabulary {len(vocabulary):,d}")
     _, report = training.pretrain(
         args.name, train_ids, validation_ids, vocabulary, args.out, data_names=names, epochs=args.epochs,
@@ -203,16 +239,21 @@ def _pretrain(args):
 
 
 def _finetune(args):
-    from keras_attn import corpora, training
+    from keras_attn import tasks, training
 
     if not os.path.isfile(os.path.join(args.directory, "config.json")):
         raise FileNotFoundError(f"{args.directory} holds no config.json; is it a `keras-attn pretrain` directory?")
     with open(os.path.join(args.directory, "config.json")) as f:
         max_length = json.load(f)["config"]["max_length"]
-    task = corpora.sst2(
-        args.data_dir, max_length=max_length, num_examples=args.examples, seed=args.seed,
-        vocabulary=training.pretrained_vocabulary(args.directory).tokens,
-    )
+    if args.task_file:
+        task = tasks.load_file(args.task_file)  # `finetune` checks its vocabulary and width
+    else:
+        from keras_attn import corpora
+
+        task = corpora.sst2(
+            args.data_dir, max_length=max_length, num_examples=args.examples, seed=args.seed,
+            vocabulary=training.pretrained_vocabulary(args.directory).tokens,
+        )
     _, report = training.finetune(
         args.directory, task, args.out, random_init=args.random_init, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate,

@@ -4,7 +4,7 @@ import numpy as np
 
 from keras_attn.batching import LengthBucketedBatches
 from keras_attn.validation import check_positive_int, check_rate
-from keras_attn.vocabulary import MASK_ID, PAD_ID, RESERVED_TOKENS
+from keras_attn.vocabulary import MASK_ID, PAD_ID, RESERVED_TOKENS, Vocabulary
 
 
 def mask_tokens(token_ids, vocabulary_size, rng, mask_rate=0.15, max_predictions=None):
@@ -77,3 +77,29 @@ class MaskedLMDataset(LengthBucketedBatches):
             "mask_positions": masked["mask_positions"],
         }
         return x, masked["mask_ids"]
+
+
+def save_corpus(path, vocabulary, train_ids, validation_ids, names):
+    """Writes a masked-LM corpus (`corpora.pretraining_corpus`'s vocabulary and
+    rows, and the names of its texts) to one `.npz` file: what the GPU machine,
+    which has no TensorFlow and no tokenizer, pretrains on. Read it back with
+    `load_corpus`."""
+    np.savez_compressed(
+        path,
+        vocabulary=np.array(vocabulary.tokens),
+        train_ids=np.asarray(train_ids, "int32"),
+        validation_ids=np.asarray(validation_ids, "int32"),
+        names=np.array(list(names)),
+    )
+
+
+def load_corpus(path):
+    """`(vocabulary, train_ids, validation_ids, names)` as `save_corpus` wrote
+    them (no pickled objects are read)."""
+    with np.load(path, allow_pickle=False) as stored:
+        return (
+            Vocabulary(stored["vocabulary"].tolist()),
+            stored["train_ids"],
+            stored["validation_ids"],
+            stored["names"].tolist(),
+        )

@@ -161,6 +161,43 @@ def _corpus_slice(folder, lines=300):
 
 @needs_corpora
 @pytest.mark.tensorflow
+def test_the_bert_recipe_runs_from_prepared_files_where_there_is_no_tensorflow(tmp_path, capsys):
+    from keras_attn import cli, pretraining, tasks
+    from keras_attn.vocabulary import CLS_ID
+    from tests.conftest import run_python
+
+    data_dir = _corpus_slice(tmp_path / "data")
+    corpus, sst2 = tmp_path / "corpus.npz", tmp_path / "sst2.npz"
+    assert cli.main(["prepare", "--pretraining", "wikitext-2,sst2-text", "--data-dir", str(data_dir),
+                     "--vocabulary-size", "400", "--max-length", "32", "--out", str(corpus)]) == 0
+    assert cli.main(["prepare", "--data", "sst2", "--data-dir", str(data_dir), "--vocabulary-from", str(corpus),
+                     "--out", str(sst2)]) == 0
+    vocabulary, train_ids, validation_ids, names = pretraining.load_corpus(corpus)
+    assert names == ["wikitext-2", "sst2-text"] and train_ids.shape[1] == validation_ids.shape[1] == 32
+    assert np.all(train_ids[:, 0] == CLS_ID) and len(validation_ids) > 0
+    task = tasks.load_file(sst2)
+    assert task.vocabulary.tokens == vocabulary.tokens and task.max_length <= 32
+    capsys.readouterr()
+
+    # On the GPU machine: JAX, no TensorFlow.
+    pretrained, tuned = tmp_path / "mlm", tmp_path / "clf"
+    sizes = "'--set', 'num_layers=1', '--set', 'hidden_dim=32', '--set', 'num_heads=2', '--set', 'intermediate_dim=64'"
+    run_python(
+        "from keras_attn import cli\n"
+        f"assert cli.main(['pretrain', 'bert-tiny', '--corpus-file', {str(corpus)!r}, '--epochs', '1',"
+        f" '--batch-size', '16', '--out', {str(pretrained)!r}, {sizes}]) == 0\n"
+        f"assert cli.main(['finetune', {str(pretrained)!r}, '--task-file', {str(sst2)!r}, '--epochs', '1',"
+        f" '--batch-size', '16', '--out', {str(tuned)!r}]) == 0\n",
+        backend="jax",
+        block_tensorflow=True,
+    )
+    assert json.loads((pretrained / "report.json").read_text())["train_rows"] == len(train_ids)
+    assert (pretrained / "vocabulary.txt").read_text().splitlines() == vocabulary.tokens
+    assert 0.0 <= json.loads((tuned / "report.json").read_text())["test_accuracy"] <= 1.0
+
+
+@needs_corpora
+@pytest.mark.tensorflow
 def test_pretrain_then_finetune_moves_the_pretrained_backbone(tmp_path, capsys):
     import keras_attn
     from keras_attn import cli, corpora, training
