@@ -55,7 +55,9 @@ def main():
     model = zoo.build("transformer", source_vocabulary_size=8000, target_vocabulary_size=8000,
                       max_source_length=32, max_target_length=STEPS + 1, dropout=0.0)
     bias = model.get_layer("logits").bias
-    bias.assign(np.where(np.arange(bias.shape[0]) == END_ID, -1e9, np.asarray(bias)).astype("float32"))
+    values = np.array(bias)
+    values[END_ID] = -1e9
+    bias.assign(values)
     rng = np.random.default_rng(0)
     decoders = {"host loop, cached step": decoding.KerasDecoder(model), "recompute prefix": RecomputePrefix(model)}
     if args.onnx:

@@ -192,6 +192,8 @@ def _train(args):
 def _prepare(args):
     from keras_attn import corpora, pretraining, tasks
 
+    if args.vocabulary_from and args.data != "sst2":
+        raise ValueError("--vocabulary-from applies to --data sst2 (the fine-tuning task of a pretraining corpus).")
     if args.pretraining:
         names = _text_names(args.pretraining)
         vocabulary, train_ids, validation_ids = corpora.pretraining_corpus(

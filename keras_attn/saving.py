@@ -46,7 +46,7 @@ def float32_copy(model):
     if rewritten == serialized:
         return model
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
+    keras.config.set_dtype_policy("float32")  # for any layer its config leaves to the global policy
     try:
         copy = keras.saving.deserialize_keras_object(rewritten, safe_mode=True)
     finally:
@@ -56,13 +56,20 @@ def float32_copy(model):
 
 
 def _float32_policies(config):
-    """`config` with every floating dtype policy other than float32 replaced by it."""
+    """`config` with every `dtype` entry that computes in reduced precision
+    (`mixed_bfloat16`, `float16`, ...) replaced by `"float32"`."""
     if isinstance(config, dict):
-        if config.get("class_name") in ("DTypePolicy", "FloatDTypePolicy"):
-            return "float32" if config["config"]["name"] != "float32" else config
-        return {key: _float32_policies(value) for key, value in config.items()}
+        return {
+            key: "float32" if key == "dtype" and _reduced_precision(value) else _float32_policies(value)
+            for key, value in config.items()
+        }
     if isinstance(config, list):
         return [_float32_policies(value) for value in config]
-    if isinstance(config, str) and config.startswith("mixed_"):
-        return "float32"
     return config
+
+
+def _reduced_precision(dtype):
+    """Whether a serialized dtype or dtype policy computes in 16 bits."""
+    if isinstance(dtype, dict):
+        dtype = dtype.get("config", {}).get("name")
+    return dtype in ("mixed_bfloat16", "mixed_float16", "bfloat16", "float16")

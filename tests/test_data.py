@@ -159,6 +159,14 @@ def _corpus_slice(folder, lines=300):
     return folder
 
 
+def test_prepare_refuses_a_vocabulary_for_another_task(tmp_path, capsys):
+    from keras_attn import cli
+
+    argv = ["prepare", "--data", "spa-eng", "--vocabulary-from", str(tmp_path / "corpus.npz"), "--out", str(tmp_path / "x")]
+    assert cli.main(argv) == 2
+    assert "--vocabulary-from applies to --data sst2" in capsys.readouterr().err
+
+
 @needs_corpora
 @pytest.mark.tensorflow
 def test_the_bert_recipe_runs_from_prepared_files_where_there_is_no_tensorflow(tmp_path, capsys):

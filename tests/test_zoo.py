@@ -101,3 +101,17 @@ def test_a_mixed_precision_model_reloads_anywhere_and_copies_to_float32(name, rn
     reference.set_weights(mixed.get_weights())
     np.testing.assert_allclose(np.asarray(copy(inputs)), np.asarray(reference(inputs)), atol=1e-5)
     assert keras_attn.saving.float32_copy(reference) is reference
+
+
+def test_float32_copy_changes_dtypes_only(rng):
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        inputs = keras.Input((4,))
+        mixed = keras.Model(inputs, keras.layers.Dense(3, name="mixed_head")(inputs))
+    finally:
+        keras.config.set_dtype_policy("float32")
+    copy = keras_attn.saving.float32_copy(mixed)
+    assert copy.get_layer("mixed_head").compute_dtype == "float32"  # the name is not a dtype
+    x = rng.normal(size=(2, 4)).astype("float32")
+    np.testing.assert_allclose(np.asarray(copy(x)), x @ mixed.get_layer("mixed_head").kernel.numpy()
+                               + mixed.get_layer("mixed_head").bias.numpy(), atol=1e-5)

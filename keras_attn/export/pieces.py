@@ -104,10 +104,10 @@ def pieces(model, max_source_length=64, max_target_length=64):
     else:
         encoder, step = transformer.inference_models(model)
         source, target = _ids(), _ids()
-        cache_width = transformer.cache_shape(model)[1]
+        cache = transformer.cache_shape(model)  # cross_cache has the same width
         memory = {
-            "cross_cache": ((None, None, cache_width), "float32"),
-            "cache": ((None,) + transformer.cache_shape(model), "float32"),
+            "cross_cache": ((None, None, cache[1]), "float32"),
+            "cache": ((None,) + cache, "float32"),
         }
         limits = {
             "encoder_token_ids": model.get_layer("encoder_embedding").sequence_length,

@@ -38,7 +38,9 @@ class TransformerBlock(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
         self.norm_first = bool(norm_first)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
-        self.feed_forward = FeedForward(intermediate_dim, self.activation, dropout, name="feed_forward", dtype=self.dtype_policy)
+        self.feed_forward = FeedForward(
+            intermediate_dim, self.activation, dropout, name="feed_forward", dtype=self.dtype_policy
+        )
         self.feed_forward_norm = self._norm("feed_forward_norm")
         self.feed_forward_dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
 
@@ -47,7 +49,9 @@ class TransformerBlock(keras.layers.Layer):
 
     def _attention(self, width, name):
         check_divisible("hidden width", width, "num_heads", self.num_heads)
-        return MultiHeadAttention(self.num_heads, width // self.num_heads, dropout=self.dropout, name=name, dtype=self.dtype_policy)
+        return MultiHeadAttention(
+            self.num_heads, width // self.num_heads, dropout=self.dropout, name=name, dtype=self.dtype_policy
+        )
 
     def _residual(self, inputs, sublayer, norm, dropout, training):
         """`norm(x + dropout(f(x)))` (post-norm) or `x + dropout(f(norm(x)))` (pre-norm).
