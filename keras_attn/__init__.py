@@ -3,6 +3,13 @@ and exports to SavedModel, TFLite (LiteRT) and ONNX.
 
 Submodules load on first use, so `import keras_attn` stays light and a
 numpy-only consumer (the ONNX runtime helpers) never pulls in Keras.
+
+Layout: `layers`, `models` (each kind of model, in one place) and `zoo`;
+`tokenizers` and `data`; `training`; `inference` (search, decoding,
+translation); `runtime` (exported models without TensorFlow or Keras).
+TensorFlow-only: `export` and `tokenizers.tf_wordpiece` /
+`tokenizers.tf_graph` (see `TENSORFLOW_ONLY`); everything else imports
+without TensorFlow.
 """
 
 import importlib
@@ -11,28 +18,23 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "cli",
-    "corpora",
     "data",
-    "decoding",
     "export",
+    "inference",
     "layers",
-    "losses",
-    "metrics",
     "models",
-    "pretraining",
+    "progress",
     "runtime",
     "saving",
-    "schedules",
-    "search",
-    "tasks",
-    "text",
+    "tokenizers",
     "training",
-    "translation",
     "validation",
-    "vocabulary",
-    "wordpiece",
     "zoo",
 )
+
+
+# The modules that need TensorFlow; the rest of the package never imports them.
+TENSORFLOW_ONLY = ("keras_attn.export", "keras_attn.tokenizers.tf_wordpiece", "keras_attn.tokenizers.tf_graph")
 
 
 def load_model(path, compile=True):

@@ -49,6 +49,7 @@ def _add_fit_arguments(parser, epochs, learning_rate):
 
 def _parser():
     parser = argparse.ArgumentParser(prog="keras-attn", description=__doc__.split("\n")[0])
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the zoo's presets")
     describe = commands.add_parser("describe", help="show a preset's configuration")
@@ -151,20 +152,21 @@ def _describe(name):
 
     spec = zoo.preset(name)
     print(f"{name}: {spec.description}")
-    print(f"family: {spec.family}; default task: {spec.default_task}")
+    print(f"kind: {spec.kind.name}; default task: {spec.default_task}")
     print(json.dumps(zoo.config(name), indent=2))
 
 
 def _train(args):
-    from keras_attn import tasks, training, zoo
+    from keras_attn import training, zoo
+    from keras_attn.data import tasks
 
     spec = zoo.preset(args.name)
     if args.distribute:
-        from keras_attn.distribution import distribute_over_local_devices
+        from keras_attn.training.distribution import distribute_over_local_devices
 
         print(f"data-parallel over {distribute_over_local_devices()} devices")
     if args.data:
-        from keras_attn import corpora
+        from keras_attn.data import corpora
 
         task = corpora.load(args.data, args.data_dir, num_examples=args.examples, seed=args.seed)
     elif args.task_file:
@@ -183,14 +185,14 @@ def _train(args):
         beam_size=args.beam,
         eval_limit=args.eval_examples,
     )
-    if spec.family == "seq2seq":
+    if spec.kind.decodes:
         _show_translations(model, task)
     scores = {k: v for k, v in report.items() if k.startswith("test_")}
     print(f"{args.name} on {task.name}: {scores}; saved to {os.path.join(args.out, 'model.keras')}")
 
 
 def _prepare(args):
-    from keras_attn import corpora, pretraining, tasks
+    from keras_attn.data import corpora, masked_lm, tasks
 
     if args.vocabulary_from and args.data != "sst2":
         raise ValueError("--vocabulary-from applies to --data sst2 (the fine-tuning task of a pretraining corpus).")
@@ -199,13 +201,13 @@ def _prepare(args):
         vocabulary, train_ids, validation_ids = corpora.pretraining_corpus(
             names, args.data_dir, vocabulary_size=args.vocabulary_size, max_length=args.max_length, seed=args.seed
         )
-        pretraining.save_corpus(args.out, vocabulary, train_ids, validation_ids, names)
+        masked_lm.save_corpus(args.out, vocabulary, train_ids, validation_ids, names)
         print(f"{'+'.join(names)}: {len(train_ids):,d} training rows, {len(validation_ids):,d} validation rows, "
               f"vocabulary {len(vocabulary):,d}; wrote {args.out}")
         return
     vocabularies = max_length = None
     if args.vocabulary_from:
-        vocabulary, train_ids, _, _ = pretraining.load_corpus(args.vocabulary_from)
+        vocabulary, train_ids, _, _ = masked_lm.load_corpus(args.vocabulary_from)
         vocabularies, max_length = {"source": vocabulary.tokens}, train_ids.shape[1]
     task = corpora.load(args.data, args.data_dir, num_examples=args.examples, seed=args.seed,
                         vocabularies=vocabularies, max_length=max_length)
@@ -219,12 +221,13 @@ def _text_names(argument):
 
 
 def _pretrain(args):
-    from keras_attn import pretraining, training
+    from keras_attn import training
+    from keras_attn.data import masked_lm
 
     if args.corpus_file:
-        vocabulary, train_ids, validation_ids, names = pretraining.load_corpus(args.corpus_file)
+        vocabulary, train_ids, validation_ids, names = masked_lm.load_corpus(args.corpus_file)
     else:
-        from keras_attn import corpora
+        from keras_attn.data import corpora
 
         names = _text_names(args.data)
         vocabulary, train_ids, validation_ids = corpora.pretraining_corpus(
@@ -241,20 +244,19 @@ def _pretrain(args):
 
 
 def _finetune(args):
-    from keras_attn import tasks, training
+    from keras_attn import training
+    from keras_attn.data import tasks
+    from keras_attn.training.recipes import read_run_config
 
-    if not os.path.isfile(os.path.join(args.directory, "config.json")):
-        raise FileNotFoundError(f"{args.directory} holds no config.json; is it a `keras-attn pretrain` directory?")
-    with open(os.path.join(args.directory, "config.json")) as f:
-        max_length = json.load(f)["config"]["max_length"]
+    max_length = read_run_config(args.directory)["lengths"]["max_length"]
     if args.task_file:
         task = tasks.load_file(args.task_file)  # `finetune` checks its vocabulary and width
     else:
-        from keras_attn import corpora
+        from keras_attn.data import corpora
 
         task = corpora.sst2(
             args.data_dir, max_length=max_length, num_examples=args.examples, seed=args.seed,
-            vocabulary=training.pretrained_vocabulary(args.directory).tokens,
+            vocabulary=training.pretrained_tokenizer(args.directory).tokens,
         )
     _, report = training.finetune(
         args.directory, task, args.out, random_init=args.random_init, epochs=args.epochs,
@@ -265,53 +267,32 @@ def _finetune(args):
 
 
 def _evaluate(args):
-    from keras_attn import corpora, training
+    from keras_attn import training
+    from keras_attn.data import corpora
     from keras_attn.saving import load_model
 
-    config, task = corpora.load_run_task(args.directory, args.data_dir, args.examples, args.seed)
+    _, task = corpora.load_run_task(args.directory, args.data_dir, args.examples, args.seed)
     model = load_model(os.path.join(args.directory, "model.keras"), compile=False)
-    scores = training.evaluate(model, config["family"], task, "test", limit=args.eval_examples, beam_size=args.beam)
+    scores = training.evaluate(model, task, "test", limit=args.eval_examples, beam_size=args.beam)
     print(json.dumps(scores))
 
 
-def _training_config(model_path):
-    """The `config.json` that `train` saved beside a model, or `{}`."""
-    config_path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "config.json")
-    if not os.path.exists(config_path):
-        return {}
-    with open(config_path) as f:
-        return json.load(f)
-
-
-def _text_spec(model_path, config):
-    """Tokenization and vocabularies for the string signatures, if `train` left them."""
-    from keras_attn.tasks import TOKENIZATION
-    from keras_attn.vocabulary import Vocabulary
-
-    folder = os.path.dirname(os.path.abspath(model_path))
-    if config.get("task") not in TOKENIZATION:
-        return None
-    if config["family"] == "seq2seq":
-        files = {"source_tokens": "source_vocabulary.txt", "target_tokens": "target_vocabulary.txt"}
-    else:
-        files = {"source_tokens": "vocabulary.txt"}
-    if not all(os.path.exists(os.path.join(folder, name)) for name in files.values()):
-        return None
-    spec = {key: Vocabulary.load(os.path.join(folder, name)).tokens for key, name in files.items()}
-    return {"tokenization": TOKENIZATION[config["task"]], **spec}
-
-
 def _export(args):
+    from keras_attn.data import tasks
     from keras_attn.export import export
     from keras_attn.saving import load_model
+    from keras_attn.training.recipes import read_run_config
 
     if not os.path.isfile(args.model):
         raise FileNotFoundError(f"No model file at {args.model}.")
-    config = _training_config(args.model)
-    lengths = config.get("lengths", {})
-    source_length = args.max_source_length or lengths.get("max_source_length", 64)
-    target_length = args.max_target_length or lengths.get("max_target_length", 64)
     folder = os.path.dirname(os.path.abspath(args.model))
+    # A model that `train` saved has its config.json (lengths, tokenization) and vocabularies beside it.
+    config = read_run_config(folder) if os.path.isfile(os.path.join(folder, "config.json")) else {}
+    lengths = dict(config.get("lengths", {}))
+    for name in ("max_source_length", "max_target_length"):
+        if getattr(args, name):
+            lengths[name] = getattr(args, name)
+    tokenizers = tasks.load_tokenizers(folder, config["tokenization"]) if config else None
     assets = [args.model] + [
         os.path.join(folder, name) for name in sorted(os.listdir(folder)) if name.endswith(".txt") or name == "config.json"
     ]
@@ -321,10 +302,9 @@ def _export(args):
         formats=args.formats,
         quantize=args.quantize,
         overwrite=args.overwrite,
-        max_source_length=source_length,
-        max_target_length=target_length,
+        lengths=lengths,
         assets=assets,
-        text=_text_spec(args.model, config) if "saved_model" in args.formats else None,
+        tokenizers=tokenizers if "saved_model" in args.formats else None,
     )
     model_copy = os.path.join(args.out, os.path.basename(args.model))
     if os.path.basename(args.model) != "model.keras":
@@ -349,10 +329,8 @@ def _verify(args):
 
 
 def _translate(args):
-    from keras_attn.translation import Translator, plot_attention
+    from keras_attn.inference.translation import Translator, plot_attention
 
-    if not os.path.isfile(os.path.join(args.directory, "config.json")):
-        raise FileNotFoundError(f"{args.directory} holds no config.json; is it a `keras-attn train` directory?")
     translation, source, outputs, attention = Translator(args.directory).translate(args.text, beam_size=args.beam)
     print(translation)
     if args.plot:
@@ -361,7 +339,7 @@ def _translate(args):
 
 
 def _show_translations(model, task, count=5):
-    from keras_attn import decoding
+    from keras_attn.inference import decoding
 
     source, target = task.splits["test"]
     result = decoding.greedy_decode(model, source[:count], max_length=target.shape[1] - 1)
@@ -370,8 +348,20 @@ def _show_translations(model, task, count=5):
         print(f"  {text!r:40s} → {predicted!r}  (expected {expected!r})")
 
 
+def _quiet_tensorflow():
+    """Keeps TensorFlow's C++ log lines (oneDNN, CUDA not found, CPU features)
+    out of the output; must run before TensorFlow is imported."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
+    if not args.verbose:
+        _quiet_tensorflow()
+    from keras_attn import progress
+
+    progress.enable()
     if getattr(args, "fused_attention", False):
         from keras_attn.layers import set_fused_attention
 

@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from keras_attn import search
+from keras_attn.inference import search
 
 _ONNX_TYPES = {"tensor(int32)": "int32", "tensor(int64)": "int64", "tensor(float)": "float32", "tensor(bool)": "bool"}
 
@@ -125,13 +125,17 @@ class ExportedModel:
 
     @property
     def max_target_length(self):
-        return self.manifest["max_target_length"]
+        return self.manifest["lengths"]["max_target_length"]
+
+    def _require(self, task, use):
+        spec = self.manifest["runtime"]
+        if spec["task"] != task:
+            raise ValueError(f"A {self.manifest['kind']} model ({spec['task']}) cannot {use}.")
+        return spec
 
     def _decoder(self):
-        if "decoder_step" not in self.runners:
-            raise ValueError(f"A {self.manifest['family']} model does not decode; use classify().")
-        fixed = self.manifest["max_source_length"] if self.manifest["family"] == "bahdanau" else None
-        return ArtifactDecoder(self.runners["encoder"], self.runners["decoder_step"], fixed)
+        spec = self._require("translation", "decode; use classify()")
+        return ArtifactDecoder(self.runners["encoder"], self.runners["decoder_step"], spec["fixed_source_length"])
 
     def greedy(self, source_ids, max_length=None):
         return search.greedy_search(self._decoder(), source_ids, max_length or self.max_target_length)
@@ -141,10 +145,11 @@ class ExportedModel:
             self._decoder(), source_ids, max_length or self.max_target_length, beam_size=beam_size, alpha=alpha
         )
 
-    def classify(self, token_ids, segment_ids=None):
-        """Class probabilities `(batch, num_classes)`."""
+    def classify(self, token_ids):
+        """Class probabilities `(batch, num_classes)` of token ids that start with `[CLS]`."""
+        spec = self._require("classification", "classify; use greedy() or beam()")
         token_ids = np.asarray(token_ids, "int32")
-        inputs = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids) if segment_ids is None else segment_ids}
+        inputs = {"token_ids": token_ids, **{name: np.zeros_like(token_ids) for name in spec["zero_inputs"]}}
         return softmax(self.runners["forward"](inputs)["logits"])
 
 

@@ -1,7 +1,7 @@
 """Loading keras-attn models.
 
 Keras finds custom classes through a registry filled at import time, so a
-`.keras` file that holds keras-attn layers, task models, losses or metrics
+`.keras` file that holds keras-attn layers, task models, metrics or schedules
 loads only once their modules are imported. `load_model` imports them all
 and loads with `safe_mode=True` (no code is ever deserialized).
 """
@@ -12,10 +12,9 @@ import keras
 
 _MODULES = (
     "keras_attn.layers",
-    "keras_attn.losses",
-    "keras_attn.metrics",
-    "keras_attn.schedules",
-    "keras_attn.models.bert",
+    "keras_attn.models",
+    "keras_attn.training.metrics",
+    "keras_attn.training.schedules",
 )
 
 

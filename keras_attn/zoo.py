@@ -11,25 +11,25 @@ import copy
 import dataclasses
 import inspect
 
+from keras_attn.models import bahdanau, bert, transformer, transformer_classifier
 from keras_attn.models.bahdanau import build_bahdanau
-from keras_attn.models.bert import build_bert, build_bert_backbone
+from keras_attn.models.bert import build_bert
 from keras_attn.models.transformer import build_transformer
 from keras_attn.models.transformer_classifier import build_transformer_classifier
 
 
 @dataclasses.dataclass(frozen=True)
 class Preset:
-    family: str  # "seq2seq", "bert" or "classifier": how it trains and decodes
+    kind: object  # the `keras_attn.models.ModelKind` of the models it builds
     builder: object
     description: str
     config: dict
     default_task: str
-    warmup: bool = True  # train with the warm-up schedule (the Transformers do)
 
 
 def _bert(num_layers, hidden_dim, num_heads, size):
     return Preset(
-        "bert",
+        bert.CLASSIFIER,
         build_bert,
         f"BERT-{size} of Turc et al. 2019 ({num_layers} layers, hidden {hidden_dim}, {num_heads} heads): "
         "masked-LM pretraining (head='masked_lm'), then fine-tuning (head='classifier').",
@@ -52,7 +52,7 @@ def _bert(num_layers, hidden_dim, num_heads, size):
 
 PRESETS = {
     "bahdanau": Preset(
-        "seq2seq",
+        bahdanau.KIND,
         build_bahdanau,
         "RNN encoder-decoder with Bahdanau additive attention: bidirectional GRU encoder, "
         "GRU decoder attending at every step.",
@@ -64,10 +64,9 @@ PRESETS = {
             "dropout": 0.1,
         },
         "dates",
-        warmup=False,
     ),
     "transformer": Preset(
-        "seq2seq",
+        transformer.KIND,
         build_transformer,
         "Transformer encoder-decoder (Vaswani et al. 2017), small: 3+3 layers, d_model 256, 8 heads, "
         "pre-norm (trains stably in few steps).",
@@ -88,7 +87,7 @@ PRESETS = {
         "dates",
     ),
     "transformer-base": Preset(
-        "seq2seq",
+        transformer.KIND,
         build_transformer,
         "Transformer base of Vaswani et al. 2017: 6+6 layers, d_model 512, 8 heads, feed-forward 2048.",
         {
@@ -111,7 +110,7 @@ PRESETS = {
     "bert-mini": _bert(4, 256, 4, "Mini"),
     "bert-small": _bert(4, 512, 8, "Small"),
     "transformer-classifier": Preset(
-        "classifier",
+        transformer_classifier.KIND,
         build_transformer_classifier,
         "Encoder-only Transformer text classifier of the Keras example: token+position embedding, "
         "one Transformer block, masked global average pooling, dense layers.",
@@ -146,12 +145,19 @@ def config(name):
     return copy.deepcopy(preset(name).config)
 
 
+def register(name, spec):
+    """Adds preset `name` (a `Preset`) to the zoo."""
+    if not isinstance(spec, Preset):
+        raise ValueError(f"`spec` must be a Preset, got {spec!r}.")
+    PRESETS[name] = spec
+
+
 def accepted_keys(name):
+    """The override keys preset `name` accepts: its config's and its builder's named arguments."""
     spec = preset(name)
-    parameters = set(inspect.signature(spec.builder).parameters) - {"name", "backbone_config"}
-    if spec.builder is build_bert:
-        parameters |= set(inspect.signature(build_bert_backbone).parameters) - {"name"}
-    return sorted(parameters)
+    parameters = inspect.signature(spec.builder).parameters.values()
+    named = {p.name for p in parameters if p.kind is not inspect.Parameter.VAR_KEYWORD}
+    return sorted((named | set(spec.config)) - {"name"})
 
 
 def build(name, **overrides):

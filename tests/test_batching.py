@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from keras_attn.batching import LengthBucketedBatches, row_lengths
+from keras_attn.data.batching import LengthBucketedBatches, row_lengths
 
 
 def _ragged_ids(rng, rows=300, width=40):

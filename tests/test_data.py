@@ -6,7 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from keras_attn import data, wordpiece
+from keras_attn.data import readers as data
+from keras_attn.tokenizers import Vocabulary, wordpiece
 
 DATA = os.environ.get(data.DATA_ENV)
 needs_corpora = pytest.mark.skipif(not DATA, reason=f"set {data.DATA_ENV} to the shared data folder")
@@ -78,14 +79,14 @@ def test_basic_tokenization_matches_bert_rules():
 
 
 def test_unknown_words_become_one_unknown_token():
-    tokenizer = wordpiece.WordPieceTokenizer(["[PAD]", "[UNK]", "ab", "##c"])
-    assert tokenizer.encode("abc abd x" + "b" * 120) == [2, 3, 1, 1]
+    tokenizer = wordpiece.WordPieceTokenizer(Vocabulary.from_tokens(["ab", "##c"]))
+    assert tokenizer.encode("abc abd x" + "b" * 120) == [7, 8, 1, 1]
 
 
 @needs_corpora
 @pytest.mark.tensorflow
 def test_pure_python_wordpiece_reproduces_tensorflow_text_on_every_corpus_sentence(tmp_path):
-    from keras_attn import text
+    from keras_attn.tokenizers import tf_wordpiece as text
 
     files = {**data.dataset_files("spa-eng"), **data.dataset_files("sst2"), **data.dataset_files("wikitext-2")}
     pairs = data.read_pairs(files["pairs"]).records
@@ -93,10 +94,8 @@ def test_pure_python_wordpiece_reproduces_tensorflow_text_on_every_corpus_senten
     sentences += [s for s, _ in data.read_labeled(files["train"]).records + data.read_labeled(files["dev"]).records]
     sentences += data.read_text(files["valid"]).records + data.read_text(files["test"]).records
     vocabulary = text.learn_vocabulary([s for pair in pairs[::10] for s in pair], 2000)
-    path = tmp_path / "vocab.txt"
-    text.save_vocabulary(vocabulary, path)
-    reference = text.TextTokenizer(str(path))
-    pure = wordpiece.WordPieceTokenizer(path)
+    reference = text.TextTokenizer(vocabulary)
+    pure = wordpiece.WordPieceTokenizer(vocabulary)
     expected = reference.tokenize(sentences)
     mismatches = [s for s, ids in zip(sentences, expected) if pure.encode(s) != ids]
     assert len(sentences) > 290_000 and mismatches == []
@@ -108,7 +107,8 @@ def test_pure_python_wordpiece_reproduces_tensorflow_text_on_every_corpus_senten
 @pytest.mark.tensorflow
 def test_a_short_run_on_a_corpus_slice_learns(tmp_path, capsys):
     import keras_attn
-    from keras_attn import corpora, training
+    from keras_attn import training
+    from keras_attn.data import corpora
 
     task = corpora.spa_eng(num_examples=1200, vocabulary_size=1000, max_length=16)
     assert all(len(task.splits[s][0]) for s in ("train", "validation", "test"))
@@ -122,7 +122,8 @@ def test_a_short_run_on_a_corpus_slice_learns(tmp_path, capsys):
     assert (tmp_path / "target_vocabulary.txt").read_text().startswith("[PAD]\n[UNK]\n")
 
     # `keras-attn translate` tokenizes in pure Python the way training did.
-    from keras_attn import cli, decoding
+    from keras_attn import cli
+    from keras_attn.inference import decoding
 
     model = keras_attn.load_model(tmp_path / "model.keras")
     spanish, _ = task.examples["test"][0]
@@ -170,8 +171,9 @@ def test_prepare_refuses_a_vocabulary_for_another_task(tmp_path, capsys):
 @needs_corpora
 @pytest.mark.tensorflow
 def test_the_bert_recipe_runs_from_prepared_files_where_there_is_no_tensorflow(tmp_path, capsys):
-    from keras_attn import cli, pretraining, tasks
-    from keras_attn.vocabulary import CLS_ID
+    from keras_attn import cli
+    from keras_attn.data import masked_lm as pretraining, tasks
+    from keras_attn.tokenizers.vocabulary import CLS_ID
     from tests.conftest import run_python
 
     data_dir = _corpus_slice(tmp_path / "data")
@@ -200,7 +202,7 @@ def test_the_bert_recipe_runs_from_prepared_files_where_there_is_no_tensorflow(t
         block_tensorflow=True,
     )
     assert json.loads((pretrained / "report.json").read_text())["train_rows"] == len(train_ids)
-    assert (pretrained / "vocabulary.txt").read_text().splitlines() == vocabulary.tokens
+    assert (pretrained / "source_vocabulary.txt").read_text().splitlines() == vocabulary.tokens
     assert 0.0 <= json.loads((tuned / "report.json").read_text())["test_accuracy"] <= 1.0
 
 
@@ -208,7 +210,8 @@ def test_the_bert_recipe_runs_from_prepared_files_where_there_is_no_tensorflow(t
 @pytest.mark.tensorflow
 def test_pretrain_then_finetune_moves_the_pretrained_backbone(tmp_path, capsys):
     import keras_attn
-    from keras_attn import cli, corpora, training
+    from keras_attn import cli, training
+    from keras_attn.data import corpora
 
     data_dir = _corpus_slice(tmp_path / "data")
     sizes = ["--set", "num_layers=1", "--set", "hidden_dim=32", "--set", "num_heads=2", "--set", "intermediate_dim=64"]
@@ -224,7 +227,7 @@ def test_pretrain_then_finetune_moves_the_pretrained_backbone(tmp_path, capsys):
 
     # Fine-tuning starts from the pretrained weights (a learning rate of ~0
     # keeps them); the baseline starts from fresh ones, same vocabulary.
-    task = corpora.sst2(data_dir, max_length=32, vocabulary=training.pretrained_vocabulary(pretrained).tokens)
+    task = corpora.sst2(data_dir, max_length=32, vocabulary=training.pretrained_tokenizer(pretrained).tokens)
     pretrained_embedding = keras_attn.load_model(pretrained / "model.keras").backbone.get_layer("embeddings")
     for random_init in (False, True):
         model, report = training.finetune(
@@ -235,7 +238,7 @@ def test_pretrain_then_finetune_moves_the_pretrained_backbone(tmp_path, capsys):
         same = np.allclose(weights, pretrained_embedding.get_weights()[0], atol=1e-6)
         assert same != random_init
         assert (report["pretrained"] is None) == random_init and 0.0 <= report["test_accuracy"] <= 1.0
-    assert (tmp_path / "clfFalse" / "vocabulary.txt").read_text() == (pretrained / "vocabulary.txt").read_text()
+    assert (tmp_path / "clfFalse" / "source_vocabulary.txt").read_text() == (pretrained / "source_vocabulary.txt").read_text()
 
     # And through the CLI, with a task the pretraining vocabulary never saw refused.
     argv = ["finetune", str(pretrained), "--data-dir", str(data_dir), "--epochs", "1", "--out", str(tmp_path / "cli")]
@@ -249,7 +252,8 @@ def test_pretrain_then_finetune_moves_the_pretrained_backbone(tmp_path, capsys):
 @needs_corpora
 @pytest.mark.tensorflow
 def test_a_prepared_task_file_trains_where_there_is_no_tensorflow(tmp_path, capsys):
-    from keras_attn import cli, corpora, tasks
+    from keras_attn import cli
+    from keras_attn.data import corpora, tasks
     from tests.conftest import run_python
 
     path = tmp_path / "spa-eng.npz"

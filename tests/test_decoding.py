@@ -2,8 +2,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_attn import decoding, search, zoo
-from keras_attn.vocabulary import END_ID, PAD_ID, START_ID
+from keras_attn import zoo
+from keras_attn.inference import decoding, search
+from keras_attn.tokenizers.vocabulary import END_ID, PAD_ID, START_ID
 from tests.conftest import random_ids
 
 
@@ -112,5 +113,5 @@ def test_keras_greedy_equals_beam_of_one(name, rng):
 
 
 def test_decoding_refuses_a_classifier():
-    with pytest.raises(ValueError, match="not a keras-attn seq2seq model"):
-        decoding.greedy_decode(zoo.build("transformer-classifier", vocabulary_size=10), np.ones((1, 3)))
+    with pytest.raises(ValueError, match="transformer_classifier model, which does not decode"):
+        decoding.greedy_decode(zoo.build("transformer-classifier", vocabulary_size=10), np.ones((1, 3), "int32"))

@@ -8,15 +8,17 @@ from tests.conftest import run_python
 TRAIN = r"""
 import json, sys
 import numpy as np, keras
-from keras_attn import distribution, tasks, training, zoo
+from keras_attn import training, zoo
+from keras_attn.data import tasks
+from keras_attn.training import distribution
 if PARALLEL:
     assert distribution.distribute_over_local_devices() == 2
     assert distribution.batch_multiple() == 2
 keras.utils.set_random_seed(0)
 task = tasks.dates(512, seed=0)
 model = zoo.build("transformer", dropout=0.0, hidden_dim=32, num_layers=1, num_heads=2, intermediate_dim=64,
-                  **training.task_overrides("transformer", task))
-training.compile_model(model, "seq2seq", learning_rate=1e-3)
+                  **training.recipes.task_overrides("transformer", task))
+training.compile_model(model, learning_rate=1e-3)
 x, y = task.model_inputs("train")
 history = model.fit(x, y, batch_size=32, epochs=3, shuffle=False, verbose=0)
 print(json.dumps(history.history["loss"]))

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 import keras_attn
-from keras_attn import decoding, runtime, zoo
+from keras_attn import runtime, zoo
+from keras_attn.data import tasks
+from keras_attn.inference import decoding
 from keras_attn.export import exporter, parity
 from tests.conftest import random_ids, run_python
 from tests.test_zoo import SMALL
@@ -39,7 +41,7 @@ def exports(tmp_path_factory):
     for name in zoo.names() + ["bert-tiny-masked-lm"]:
         model = build("bert-tiny", head="masked_lm") if name == "bert-tiny-masked-lm" else build(name)
         directory = root / name
-        exporter.export(model, directory, max_source_length=12, max_target_length=10)
+        exporter.export(model, directory, lengths={"max_source_length": 12, "max_target_length": 10})
         out[name] = (model, directory)
     return out
 
@@ -78,7 +80,7 @@ def test_dynamic_axes_are_dynamic_and_fixed_ones_recorded(exports):
     assert all(spec["shape"] == [None, None] for spec in forward["inputs"])
     bahdanau = json.loads((exports["bahdanau"][1] / "manifest.json").read_text())
     encoder = next(a for a in bahdanau["artifacts"] if a["role"] == "encoder")
-    assert encoder["inputs"][0]["shape"] == [None, 12] and bahdanau["max_source_length"] == 12
+    assert encoder["inputs"][0]["shape"] == [None, 12] and bahdanau["lengths"]["max_source_length"] == 12
 
 
 @pytest.mark.parametrize("name", ["bahdanau", "transformer"])
@@ -98,7 +100,7 @@ def test_runtime_decoding_equals_keras(exports, name, fmt, rng):
 def test_runtime_classifies_like_keras(exports, rng):
     model, directory = exports["transformer-classifier"]
     ids = random_ids(rng, (3, 8), 40, lengths=[8, 2, 5])
-    logits = np.asarray(model(ids))
+    logits = np.asarray(model({"token_ids": ids}))
     expected = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
     for fmt in ("onnx", "tflite"):
         np.testing.assert_allclose(runtime.ExportedModel(directory, format=fmt).classify(ids), expected, atol=1e-5)
@@ -122,10 +124,10 @@ def test_runtime_needs_neither_tensorflow_nor_keras(exports, rng):
 
 
 def test_quantized_artifacts(tmp_path, rng):
-    task = keras_attn.tasks.sentiment(600, seed=3)
+    task = tasks.sentiment(600, seed=3)
     model = zoo.build("transformer-classifier", **task.model_overrides())
-    keras_attn.training.compile_model(model, "classifier")
-    model.fit(task.splits["train"][0], task.splits["train"][1], epochs=2, verbose=0)
+    keras_attn.training.compile_model(model)
+    model.fit(*zoo.preset("transformer-classifier").kind.fit_data(task, "train"), epochs=2, verbose=0)
     for quantize in ("fp16", "int8"):
         directory = tmp_path / quantize
         manifest = exporter.export(model, directory, quantize=quantize)
@@ -188,7 +190,7 @@ def test_cli_export_and_verify(tmp_path, capsys):
     out = tmp_path / "export"
     assert keras_attn.cli.main(["export", str(run / "model.keras"), "--out", str(out)]) == 0
     assert {"model.keras", "config.json", "source_vocabulary.txt", "manifest.json", "text_saved_model"} <= set(os.listdir(out))
-    assert json.loads((out / "manifest.json").read_text())["max_source_length"] == json.loads(
+    assert json.loads((out / "manifest.json").read_text())["lengths"]["max_source_length"] == json.loads(
         (run / "config.json").read_text())["lengths"]["max_source_length"]
     assert keras_attn.cli.main(["export", str(run / "model.keras"), "--out", str(out)]) == 2
     assert "--overwrite" in capsys.readouterr().err
@@ -200,11 +202,11 @@ def test_cli_export_and_verify(tmp_path, capsys):
     import tensorflow as tf
 
     loaded = tf.saved_model.load(str(out / "text_saved_model"))
-    task = keras_attn.tasks.dates(200)
+    task = tasks.dates(200)
     texts = [text for text, _ in task.examples["test"][:4]]
     model = keras_attn.load_model(run / "model.keras")
     manifest = json.loads((out / "manifest.json").read_text())
-    expected = decoding.greedy_decode(model, task.splits["test"][0][:4], max_length=manifest["max_target_length"] - 1)
+    expected = decoding.greedy_decode(model, task.splits["test"][0][:4], max_length=manifest["lengths"]["max_target_length"] - 1)
     assert [t.decode() for t in loaded.translate(tf.constant(texts))["translation"].numpy()] == [
         task.target_text(row) for row in expected.tokens
     ]

@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_attn import decoding, layers, zoo
+from keras_attn import layers, zoo
+from keras_attn.inference import decoding
 from tests.conftest import random_ids
 
 ATOL = 2e-5  # float32; the worst error seen is reported by bench/training.py

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from keras_attn import decoding, zoo
+from keras_attn import zoo
+from keras_attn.inference import decoding
 from tests.conftest import pad_right, random_ids
 
 SEQ2SEQ = {
@@ -74,10 +75,9 @@ def test_classifier_padding_invariance(name, overrides, rng):
     model = zoo.build(name, dropout=0.0, **overrides)
     ids = random_ids(rng, (3, 8), 50, lengths=[8, 5, 2])
     ids[:, 0] = 4
+    kind = zoo.preset(name).kind
 
     def run(token_ids):
-        if name.startswith("bert"):
-            return np.asarray(model({"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids)}))
-        return np.asarray(model(token_ids))
+        return np.asarray(model(kind.forward_inputs(token_ids)))
 
     np.testing.assert_allclose(run(pad_right(ids, 6)), run(ids), atol=1e-5)

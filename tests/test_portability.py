@@ -21,16 +21,12 @@ rng = np.random.default_rng(0)
 report = {}
 for name in zoo.names():
     model = zoo.build(name, **SMALL[name])
-    x = example_inputs(name, rng)
-    family = zoo.preset(name).family
-    if family == "seq2seq":
-        y = np.maximum(x["decoder_token_ids"], 0)
-    else:
-        y = np.array([0, 1])
-    training.compile_model(model, family)
+    x = example_inputs(name, rng, model)
+    y = x["decoder_token_ids"] if zoo.preset(name).kind.decodes else np.array([0, 1])
+    training.compile_model(model)
     history = model.fit(x, y, epochs=1, verbose=0)
     model.save(f"{out}/{name}.keras")
-    np.savez(f"{out}/{name}.npz", output=np.asarray(model.predict(x, verbose=0)), **(x if isinstance(x, dict) else {"ids": x}))
+    np.savez(f"{out}/{name}.npz", output=np.asarray(model.predict(x, verbose=0)), **x)
     report[name] = float(history.history["loss"][0])
 print(json.dumps(report))
 """
@@ -45,18 +41,35 @@ def test_core_trains_under_jax_without_tensorflow_and_loads_under_tensorflow(tmp
     for name in losses:
         arrays = dict(np.load(tmp_path / f"{name}.npz"))
         expected = arrays.pop("output")
-        inputs = arrays.get("ids", arrays)
         model = keras_attn.load_model(tmp_path / f"{name}.keras")
-        got = np.asarray(model.predict(inputs, verbose=0))
+        got = np.asarray(model.predict(arrays, verbose=0))
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5, err_msg=name)
 
 
-def test_core_modules_import_without_tensorflow():
+def test_everything_outside_the_tensorflow_only_modules_imports_without_tensorflow():
     out = run_python(
-        "import keras_attn.zoo, keras_attn.decoding, keras_attn.training, keras_attn.layers, keras_attn.tasks\n"
-        "import keras_attn.search, keras_attn.data, keras_attn.wordpiece, keras_attn.pretraining\n"
-        "print('tensorflow' in sys.modules and sys.modules['tensorflow'] is not None)",
+        "import importlib, pkgutil, keras_attn\n"
+        "names = [m.name for m in pkgutil.walk_packages(keras_attn.__path__, 'keras_attn.')]\n"
+        "core = [n for n in names if not n.startswith(keras_attn.TENSORFLOW_ONLY)]\n"
+        "for name in core: importlib.import_module(name)\n"
+        "print(len(core), sorted(set(names) - set(core)))\n"
+        "print(sys.modules.get('tensorflow') is not None)",
         "jax",
         block_tensorflow=True,
     )
-    assert out.strip() == "False"
+    count, tensorflow_only = out.strip().splitlines()[-2].split(" ", 1)
+    assert int(count) > 30 and "keras_attn.export.exporter" in tensorflow_only
+    assert out.strip().splitlines()[-1] == "False"
+
+
+def test_every_submodule_the_readme_names_is_reachable_after_import():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    named = sorted(set(re.findall(r"keras_attn(?:\.[A-Za-z_0-9]+)+", readme)))
+    assert len(named) > 10
+    code = "import keras_attn, functools\n" + "".join(
+        f"functools.reduce(getattr, {name.split('.')[1:]!r}, keras_attn)\n" for name in named
+    )
+    run_python(code, "tensorflow")

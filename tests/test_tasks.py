@@ -2,9 +2,9 @@ import datetime
 
 import numpy as np
 
-from keras_attn import tasks
-from keras_attn.tasks import NEGATION, POSITIVE_WORDS
-from keras_attn.vocabulary import CLS_ID, END_ID, START_ID
+from keras_attn.data import tasks
+from keras_attn.data.tasks import NEGATION, POSITIVE_WORDS
+from keras_attn.tokenizers.vocabulary import CLS_ID, END_ID, START_ID
 
 
 def test_tasks_are_deterministic_from_the_seed():

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 import keras_attn
-from keras_attn import cli, decoding, tasks, training
+from keras_attn import cli, training
+from keras_attn.data import tasks
+from keras_attn.inference import decoding
 
 
 def test_bahdanau_learns_dates(tmp_path, capsys):
@@ -22,7 +24,7 @@ def test_bahdanau_learns_dates(tmp_path, capsys):
         assert (tmp_path / name).exists()
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["config"]["units"] == 64 and config["config"]["target_vocabulary_size"] == len(task.target_vocabulary)
-    assert keras_attn.vocabulary.Vocabulary.load(tmp_path / "source_vocabulary.txt").tokens == task.source_vocabulary.tokens
+    assert keras_attn.tokenizers.Vocabulary.load(tmp_path / "source_vocabulary.txt").tokens == task.source_vocabulary.tokens
 
     # `keras-attn translate` on the saved directory gives the greedy decoding of the same text.
     text = task.examples["test"][0][0]
@@ -85,4 +87,4 @@ def test_cli_trains_a_classifier(tmp_path, capsys):
     argv = ["train", "transformer-classifier", "--examples", "400", "--epochs", "1", "--out", str(out)]
     assert cli.main(argv) == 0
     assert "test_accuracy" in capsys.readouterr().out
-    assert (out / "model.keras").exists() and (out / "vocabulary.txt").exists()
+    assert (out / "model.keras").exists() and (out / "source_vocabulary.txt").exists()

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from keras_attn.losses import MaskedSparseCategoricalCrossentropy
-from keras_attn.metrics import MaskedAccuracy
-from keras_attn.pretraining import MaskedLMDataset, mask_tokens
-from keras_attn.schedules import WarmupInverseSqrtSchedule
-from keras_attn.vocabulary import MASK_ID, RESERVED_TOKENS
+from keras_attn.models.kind import token_loss_and_metrics
+from keras_attn.training.metrics import MaskedAccuracy
+from keras_attn.data.masked_lm import MaskedLMDataset, mask_tokens
+from keras_attn.training.schedules import WarmupInverseSqrtSchedule
+from keras_attn.tokenizers.vocabulary import MASK_ID, RESERVED_TOKENS
 
 
 def log_softmax(x):
@@ -15,16 +15,22 @@ def log_softmax(x):
     return x - np.log(np.exp(x).sum(-1, keepdims=True))
 
 
-def test_loss_is_the_mean_over_real_tokens_whatever_the_padding(rng):
+def test_token_loss_is_the_mean_over_real_tokens_whatever_the_padding(rng):
+    # Keras's SparseCategoricalCrossentropy(ignore_class=0) replaced a hand-written masked loss.
     logits = rng.normal(size=(2, 4, 6)).astype("float32")
     labels = np.array([[3, 4, 5, 0], [2, 0, 0, 0]])
     real = labels != 0
-    expected = -log_softmax(logits)[np.arange(2)[:, None], np.arange(4), labels][real].mean()
-    loss = MaskedSparseCategoricalCrossentropy()
-    assert float(loss(labels, logits)) == pytest.approx(expected, rel=1e-5)
+    token_losses = -log_softmax(logits)[np.arange(2)[:, None], np.arange(4), labels]
+    loss, _ = token_loss_and_metrics()
+    assert float(loss(labels, logits)) == pytest.approx(token_losses[real].mean(), rel=1e-5)
     padded_logits = np.concatenate([logits, rng.normal(size=(2, 5, 6)).astype("float32")], axis=1)
     padded_labels = np.concatenate([labels, np.zeros((2, 5), int)], axis=1)
-    assert float(loss(padded_labels, padded_logits)) == pytest.approx(expected, rel=1e-5)
+    assert float(loss(padded_labels, padded_logits)) == pytest.approx(token_losses[real].mean(), rel=1e-5)
+    # Per-token weights scale each real token's loss; the mean stays over the real tokens.
+    weights = rng.uniform(0.5, 2.0, size=(2, 4)).astype("float32")
+    expected = (token_losses * weights)[real].sum() / real.sum()
+    assert float(loss(labels, logits, sample_weight=weights)) == pytest.approx(expected, rel=1e-5)
+    assert float(loss(labels, logits, sample_weight=weights)) != pytest.approx(token_losses[real].mean(), rel=1e-3)
 
 
 def test_masked_accuracy_ignores_padding():

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from keras_attn import zoo
-from tests.conftest import random_ids
 
 # Small vocabularies and lengths keep every preset quick; the layer sizes stay the preset's.
 SMALL = {
@@ -18,17 +17,10 @@ SMALL = {
 }
 
 
-def example_inputs(name, rng):
-    """A padded, variable-length batch of the preset's inputs."""
-    if name in ("bahdanau", "transformer", "transformer-base"):
-        return {
-            "encoder_token_ids": random_ids(rng, (2, 9), 40, lengths=[9, 4]),
-            "decoder_token_ids": random_ids(rng, (2, 7), 30, lengths=[7, 3]),
-        }
-    ids = random_ids(rng, (2, 10), 40, lengths=[10, 6])
-    if name.startswith("bert"):
-        return {"token_ids": ids, "segment_ids": np.zeros_like(ids)}
-    return ids
+def example_inputs(name, rng, model=None):
+    """A padded, variable-length batch of the preset's inputs (its kind makes them)."""
+    model = model or zoo.build(name, **SMALL[name])
+    return zoo.preset(name).kind.example_inputs(model, None, rng, [9, 4])
 
 
 def test_every_preset_is_listed_with_its_config():
@@ -64,7 +56,7 @@ def test_overrides_apply():
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_every_preset_saves_and_reloads_in_safe_mode(name, rng, tmp_path):
     model = zoo.build(name, **SMALL[name])
-    inputs = example_inputs(name, rng)
+    inputs = example_inputs(name, rng, model)
     expected = np.asarray(model(inputs))
     path = tmp_path / f"{name}.keras"
     model.save(path)
@@ -90,7 +82,7 @@ def test_a_mixed_precision_model_reloads_anywhere_and_copies_to_float32(name, rn
     finally:
         keras.config.set_dtype_policy("float32")
     assert _compute_dtypes(mixed) == {"bfloat16"}  # sublayers follow their parent's policy
-    inputs = example_inputs(name, rng)
+    inputs = example_inputs(name, rng, mixed)
     mixed.save(tmp_path / "mixed.keras")
     reloaded = keras_attn.load_model(tmp_path / "mixed.keras")
     np.testing.assert_array_equal(np.asarray(reloaded(inputs), "float32"), np.asarray(mixed(inputs), "float32"))

@@ -1,8 +1,10 @@
 """Export zoo models to SavedModel, TFLite (builtin ops only) and ONNX.
 
 Needs TensorFlow (imported here, never by the core). Every piece of the
-model (see `pieces.py`) becomes one artifact per format; `manifest.json`
-lists them with their inputs, outputs, sizes and checksums.
+model (its kind's `pieces`, see `keras_attn.models.kind`) becomes one
+artifact per format; `manifest.json` lists them with their inputs,
+outputs, sizes and checksums, and what the runtime needs (the kind's
+`runtime_spec`).
 """
 
 import hashlib
@@ -15,9 +17,8 @@ import tempfile
 import keras
 import numpy as np
 
-from keras_attn.export import pieces as pieces_lib
+from keras_attn import models, progress
 from keras_attn.layers import fused_attention
-from keras_attn.models import family
 from keras_attn.saving import float32_copy
 
 FORMATS = ("saved_model", "tflite", "onnx")
@@ -133,10 +134,9 @@ def export(
     formats=FORMATS,
     quantize=None,
     overwrite=False,
-    max_source_length=64,
-    max_target_length=64,
+    lengths=None,
     assets=(),
-    text=None,
+    tokenizers=None,
 ):
     """Exports `model` into `out_dir` and returns the manifest (also written
     as `out_dir/manifest.json`).
@@ -149,13 +149,14 @@ def export(
             always written: they are the reference the quantized ones are
             checked against.
         overwrite: replace a non-empty `out_dir`.
-        max_source_length, max_target_length: the fixed lengths of the
-            `bahdanau` pieces (ignored by the other families).
+        lengths: the training task's lengths (`task.lengths()`): the fixed
+            lengths of pieces of models without position tables (`bahdanau`;
+            64 when not given).
         assets: files (vocabularies, config) copied into `out_dir`.
-        text: optional `{"tokenization", "source_tokens", "target_tokens"}`
-            (`target_tokens` for translators only): adds `text_saved_model`,
-            a SavedModel whose `translate` or `classify` signature takes
-            strings (see `text_signatures.py`).
+        tokenizers: optional `{side: Tokenizer}` (the training task's
+            `tokenizers`): adds `text_saved_model`, a SavedModel whose
+            `translate` or `classify` signature takes strings (see
+            `text_signatures.py`).
 
     The export is written into a temporary directory beside `out_dir` and
     renamed into place only when every artifact is written, so a failure
@@ -180,9 +181,9 @@ def export(
     try:
         # Exports trace the plain attention: the one whose TFLite and ONNX lowering is tested.
         with fused_attention(False):
-            manifest = _export_into(model, staging, formats, quantize, max_source_length, max_target_length)
-            if text is not None:
-                manifest["artifacts"].append(_export_text(model, staging, text, manifest))
+            manifest = _export_into(model, staging, formats, quantize, lengths)
+            if tokenizers is not None:
+                manifest["artifacts"].append(_export_text(model, staging, tokenizers, manifest))
         for asset in assets:
             shutil.copy(asset, staging)
         with open(os.path.join(staging, "manifest.json"), "w") as f:
@@ -196,20 +197,12 @@ def export(
     return manifest
 
 
-def _export_text(model, directory, text, manifest):
+def _export_text(model, directory, tokenizers, manifest):
     from keras_attn.export import text_signatures
 
     path = os.path.join(directory, "text_saved_model")
-    translator = text.get("target_tokens") is not None
-    text_signatures.write(
-        model,
-        path,
-        text["tokenization"],
-        text["source_tokens"],
-        text.get("target_tokens"),
-        max_source_length=manifest.get("max_source_length", manifest.get("max_length")),
-        max_target_length=manifest.get("max_target_length", 64) - 1 if translator else None,
-    )
+    with progress.step("text_saved_model: tokenizer and model in one SavedModel"):
+        signature = text_signatures.write(model, path, tokenizers, manifest["lengths"])
     return {
         "format": "saved_model",
         "role": "text",
@@ -217,18 +210,16 @@ def _export_text(model, directory, text, manifest):
         "quantization": "float32",
         "size_bytes": _size(path),
         "sha256": _sha256(path),
-        "signature": "translate" if translator else "classify",
-        "tokenization": text["tokenization"],
-        "inputs": [{"name": "text", "dtype": "string", "shape": [None]}],
-        "outputs": [{"name": "translation", "dtype": "string", "shape": [None]}] if translator
-        else [{"name": "probabilities", "dtype": "float32", "shape": [None, None]}],
+        "tokenization": tokenizers["source"].name,
+        **signature,
     }
 
 
-def _export_into(model, directory, formats, quantize, max_source_length, max_target_length):
+def _export_into(model, directory, formats, quantize, lengths):
     from keras_attn import runtime
 
-    kind = family(model)
+    kind = models.kind_of(model)
+    lengths = kind.export_lengths(model, lengths)
     artifacts = []
 
     def record(piece, fmt, relative_path, quantization):
@@ -251,11 +242,12 @@ def _export_into(model, directory, formats, quantize, max_source_length, max_tar
         )
 
     staging_models = os.path.join(directory, ".tmp")
-    for piece in pieces_lib.pieces(model, max_source_length, max_target_length):
+    for piece in kind.pieces(model, lengths):
         function = _serving_function(piece)
         saved_model = os.path.join(staging_models if "saved_model" not in formats else directory, f"{piece.role}_saved_model")
         try:
-            _write_saved_model(piece, function, saved_model)
+            with progress.step(f"{piece.role}: SavedModel"):
+                _write_saved_model(piece, function, saved_model)
         except Exception as error:
             raise _format_error(piece, "saved_model", error) from error
         if "saved_model" in formats:
@@ -265,14 +257,16 @@ def _export_into(model, directory, formats, quantize, max_source_length, max_tar
             for variant in variants:
                 name = f"{piece.role}{'' if variant is None else '_' + variant}.tflite"
                 try:
-                    _write_tflite(saved_model, os.path.join(directory, name), variant)
+                    with progress.step(f"{piece.role}: TFLite {variant or 'float32'}"):
+                        _write_tflite(saved_model, os.path.join(directory, name), variant)
                 except Exception as error:
                     raise _format_error(piece, "tflite", error) from error
                 record(piece, "tflite", name, variant)
         if "onnx" in formats:
             name = f"{piece.role}.onnx"
             try:
-                _write_onnx(piece, function, os.path.join(directory, name))
+                with progress.step(f"{piece.role}: ONNX"):
+                    _write_onnx(piece, function, os.path.join(directory, name))
             except Exception as error:
                 raise _format_error(piece, "onnx", error) from error
             record(piece, "onnx", name, None)
@@ -280,5 +274,5 @@ def _export_into(model, directory, formats, quantize, max_source_length, max_tar
                 _write_onnx_int8(os.path.join(directory, name), os.path.join(directory, f"{piece.role}_int8.onnx"))
                 record(piece, "onnx", f"{piece.role}_int8.onnx", "int8")
     shutil.rmtree(staging_models, ignore_errors=True)
-    return {"model": model.name, "family": kind, **pieces_lib.lengths(model, max_source_length, max_target_length),
-            "artifacts": artifacts, "versions": _versions()}
+    return {"model": model.name, "kind": kind.name, "lengths": lengths,
+            "runtime": kind.runtime_spec(lengths), "artifacts": artifacts, "versions": _versions()}

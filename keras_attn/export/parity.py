@@ -25,16 +25,14 @@ import os
 
 import numpy as np
 
-from keras_attn import decoding, runtime, search, tasks
-from keras_attn.models import family
+from keras_attn import models, runtime
+from keras_attn.data import tasks
+from keras_attn.inference import decoding, search
 from keras_attn.saving import float32_copy
 
 FLOAT32_TOLERANCE = 1e-4
 FLOAT16_AGREEMENT = 0.99
 EXTRA_PADDING = 3
-# Encoder outputs with a source-position axis: what sits at padded positions
-# is never attended to, so runtimes may differ there.
-SOURCE_ALIGNED = ("encoder_outputs", "cross_cache")
 
 
 class SavedModelRunner:
@@ -59,13 +57,6 @@ def open_artifact(directory, artifact):
     return runtime.RUNNERS[artifact["format"]](path)
 
 
-def _random_ids(rng, lengths, vocabulary_size):
-    ids = rng.integers(7, vocabulary_size, (len(lengths), max(lengths))).astype("int32")
-    for row, length in enumerate(lengths):
-        ids[row, length:] = 0
-    return ids
-
-
 def _case_lengths(limit):
     """Row lengths: one row; a mixed batch; rows near the longest allowed."""
     limit = max(3, limit)
@@ -77,114 +68,63 @@ def _case_lengths(limit):
     }
 
 
-def _vocabulary_size(layer):
-    """Of a `keras.layers.Embedding` or a `TokenAndPositionEmbedding`."""
-    return getattr(layer, "vocabulary_size", None) or layer.input_dim
-
-
-def _vocabulary_sizes(model, kind):
-    if kind in ("bahdanau", "transformer"):
-        return {
-            "encoder_token_ids": _vocabulary_size(model.get_layer("encoder_embedding")),
-            "decoder_token_ids": _vocabulary_size(model.get_layer("decoder_embedding")),
-        }
-    if kind == "classifier":
-        return {"token_ids": _vocabulary_size(model.get_layer("embedding"))}
-    return {"token_ids": _vocabulary_size(model.backbone.get_layer("embeddings"))}
-
-
-def real_case(directory, manifest):
-    """Eight held-out examples of the built-in task named in the export's
-    `config.json` (written by `keras-attn train`), or `None`."""
+def _run_config(directory):
+    """The `config.json` that `keras-attn train` left in the export, or `None`."""
     path = os.path.join(directory, "config.json")
     if not os.path.exists(path):
         return None
     with open(path) as f:
-        task_name = json.load(f).get("task")
-    if task_name not in tasks.TASKS:
+        return json.load(f)
+
+
+def real_case(kind, directory, manifest):
+    """Eight held-out examples of the built-in task named in the export's
+    `config.json` (written by `keras-attn train`), or `None`."""
+    config = _run_config(directory)
+    if config is None or config.get("task") not in tasks.TASKS:
         return None
-    task = tasks.load(task_name, num_examples=200)
-    if manifest["family"] in ("bahdanau", "transformer"):
-        source, target = task.splits["test"]
-        x, _ = task.model_inputs("test")
-        if source.shape[1] > manifest["max_source_length"] or target.shape[1] > manifest["max_target_length"]:
-            return None
-        return {name: _trim(value[:8]) for name, value in x.items()}
-    ids = _trim(task.splits["test"][0][:8])
-    if ids.shape[1] > manifest["max_length"]:
+    task = tasks.load(config["task"], num_examples=200)
+    if any(task.lengths()[name] > manifest["lengths"][name] for name in manifest["lengths"]):
         return None
-    inputs = {"token_ids": ids}
-    if manifest["family"] != "classifier":
-        inputs["segment_ids"] = np.zeros_like(ids)
-    if manifest["family"] == "bert_masked_lm":
-        inputs["mask_positions"] = np.ones((len(ids), 1), "int32")
-    return inputs
+    return {name: _trim(value) for name, value in kind.real_inputs(task, 8).items()}
 
 
 def _trim(ids):
-    """Drops the columns that are padding in every row."""
+    """Drops the columns that are padding in every row (2-D token ids only)."""
+    if ids.ndim != 2 or ids.shape[1] == 0:
+        return ids
     return ids[:, : max(1, int((ids != 0).sum(1).max()))]
 
 
-def make_cases(model, manifest, seed=0):
+def make_cases(kind, model, manifest, seed=0):
     """`{case name: Keras inputs}`: right-padded batches of mixed lengths."""
     rng = np.random.default_rng(seed)
-    kind = manifest["family"]
-    sizes = _vocabulary_sizes(model, kind)
-    if kind in ("bahdanau", "transformer"):
-        source_limit, target_limit = manifest["max_source_length"], manifest["max_target_length"]
-        cases = {}
-        for name, lengths in _case_lengths(min(source_limit, target_limit)).items():
-            cases[name] = {
-                "encoder_token_ids": _random_ids(rng, lengths, sizes["encoder_token_ids"]),
-                "decoder_token_ids": _random_ids(rng, lengths[::-1], sizes["decoder_token_ids"]),
-            }
-        return cases
-    cases = {}
-    for name, lengths in _case_lengths(manifest["max_length"]).items():
-        ids = _random_ids(rng, lengths, sizes["token_ids"])
-        ids[:, 0] = 4  # [CLS]
-        inputs = {"token_ids": ids}
-        if kind != "classifier":
-            inputs["segment_ids"] = np.zeros_like(ids)
-        if kind == "bert_masked_lm":
-            inputs["mask_positions"] = np.stack([rng.integers(1, max(2, n), 2) for n in lengths]).astype("int32")
-        cases[name] = inputs
-    return cases
+    lengths = manifest["lengths"]
+    return {name: kind.example_inputs(model, lengths, rng, rows)
+            for name, rows in _case_lengths(min(lengths.values())).items()}
 
 
 def _padded(inputs, artifact, extra):
-    """The artifact's view of `inputs`: padded to its fixed length, or `extra` more columns."""
+    """The artifact's view of `inputs`: the inputs with a length axis (its
+    `max_lengths`) padded to their fixed length, or `extra` more columns."""
     shapes = {spec["name"]: spec["shape"] for spec in artifact["inputs"]}
-    limits = artifact.get("max_lengths", {})
-    out = {}
-    for name, value in inputs.items():
-        if name in ("token_ids", "segment_ids", "encoder_token_ids", "decoder_token_ids"):
+    out = dict(inputs)
+    for name, limit in artifact["max_lengths"].items():
+        if name in inputs:
             fixed = shapes[name][1]
-            length = fixed if fixed is not None else min(value.shape[1] + extra, limits.get(name, 10**9))
-            value = runtime.pad_to(value, length)
-        out[name] = value
+            out[name] = runtime.pad_to(inputs[name], fixed if fixed is not None else min(inputs[name].shape[1] + extra, limit))
     return out
 
 
-def _keras_outputs(model, kind, role, inputs):
-    if role == "forward":
-        inputs = inputs if kind != "classifier" else inputs["token_ids"]
-        outputs = model(inputs, training=False)
-        return {"logits": np.asarray(outputs)}
-    encoder, _ = decoding.inference_models(model)
-    return {name: np.asarray(value) for name, value in encoder({"encoder_token_ids": inputs["encoder_token_ids"]}).items()}
-
-
-def _compare(reference, candidate, source_ids=None):
+def _compare(reference, candidate, source_ids=None, source_aligned=()):
     """Max abs and relative errors over the reference's shape, and argmax
-    agreement of the logits; per-source-position memories (`SOURCE_ALIGNED`)
-    only at real source positions."""
+    agreement of the logits; memories over source positions (the kind's
+    `source_aligned`) only at real source positions."""
     worst = {"max_abs_error": 0.0, "relative_error": 0.0, "argmax_agreement": None}
     for name, ref in reference.items():
         got = candidate[name][tuple(slice(0, n) for n in ref.shape)].astype("float64")
         ref = ref.astype("float64")
-        if name in SOURCE_ALIGNED and source_ids is not None:
+        if name in source_aligned and source_ids is not None:
             keep = (source_ids != 0)[:, :, None]
             got, ref = got * keep, ref * keep
         error = float(np.max(np.abs(got - ref))) if ref.size else 0.0
@@ -223,9 +163,9 @@ class _RecordingDecoder:
 
 
 def _greedy_row(model, manifest, encoder, step, source_ids):
-    max_length = min(manifest["max_target_length"], 12)
+    max_length = min(manifest["lengths"]["max_target_length"], 12)
     keras_decoder = _RecordingDecoder(decoding.KerasDecoder(model))
-    fixed = manifest["max_source_length"] if manifest["family"] == "bahdanau" else None
+    fixed = manifest["runtime"]["fixed_source_length"]
     artifact_decoder = _RecordingDecoder(runtime.ArtifactDecoder(encoder, step, fixed))
     expected = search.greedy_search(keras_decoder, source_ids, max_length)
     got = search.greedy_search(artifact_decoder, source_ids, max_length)
@@ -245,34 +185,23 @@ def _greedy_row(model, manifest, encoder, step, source_ids):
 def _text_row(directory, artifact, model, manifest):
     """The string signature on held-out sentences against Keras on the same text."""
     import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers its tokenizers' ops before the graph loads)
 
-    from keras_attn.translation import text_decoder, text_encoder
-    from keras_attn.vocabulary import CLS_ID, Vocabulary, pad_sequences
+    from keras_attn.export import text_signatures
 
-    with open(os.path.join(directory, "config.json")) as f:
-        task_name = json.load(f)["task"]
-    if artifact["tokenization"] == "wordpiece":
-        import tensorflow_text  # noqa: F401  (registers the tokenizer's ops before the graph loads)
+    config = _run_config(directory)
+    tokenizers = tasks.load_tokenizers(directory, config["tokenization"])
+    texts = [text for text, _ in _held_out_texts(config["task"])]
     loaded = tf.saved_model.load(os.path.join(directory, artifact["path"]))  # keeps the variables alive
-    signature = getattr(loaded, artifact["signature"])
-    texts = [source for source, _ in _held_out_texts(task_name)]
-    tokenization = artifact["tokenization"]
+    got = getattr(loaded, artifact["signature"])(tf.constant(texts))
+    signature = text_signatures.signature_for(model)
+    expected = signature.reference(model, tokenizers, texts, manifest["lengths"])
     if artifact["signature"] == "translate":
-        source = Vocabulary.load(os.path.join(directory, "source_vocabulary.txt"))
-        target = Vocabulary.load(os.path.join(directory, "target_vocabulary.txt"))
-        encode, decode = text_encoder(tokenization, source), text_decoder(tokenization, target)
-        ids = pad_sequences([encode(t)[: manifest["max_source_length"]] for t in texts])
-        result = decoding.greedy_decode(model, ids, max_length=manifest["max_target_length"] - 1)
-        expected = [decode(row) for row in result.tokens]
-        got = [t.decode("utf-8") for t in signature(tf.constant(texts))["translation"].numpy()]
+        got = [t.decode("utf-8") for t in got["translation"].numpy()]
         agreement = float(np.mean([a == b for a, b in zip(got, expected)]))
         status = "pass" if agreement == 1.0 else "fail"
         return {"case": "real", "max_abs_error": 0.0, "relative_error": 0.0, "argmax_agreement": agreement, "status": status}
-    encode = text_encoder(tokenization, Vocabulary.load(os.path.join(directory, "vocabulary.txt")))
-    token_ids = pad_sequences([[CLS_ID] + encode(t) for t in texts])[:, : manifest["max_length"]]
-    inputs = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids)} if hasattr(model, "backbone") else token_ids
-    expected = runtime.softmax(model(inputs, training=False))
-    row = _compare({"logits": expected}, {"logits": signature(tf.constant(texts))["probabilities"].numpy()})
+    row = _compare({"logits": expected}, {"logits": got["probabilities"].numpy()})
     row.update(case="real", status="pass" if row["max_abs_error"] <= FLOAT32_TOLERANCE else "fail")
     return row
 
@@ -281,7 +210,7 @@ def _held_out_texts(task_name):
     """Eight held-out `(text, target)` examples of the task the model was trained on."""
     if task_name in tasks.TASKS:
         return tasks.load(task_name, num_examples=200).examples["test"][:8]
-    from keras_attn import corpora
+    from keras_attn.data import corpora
 
     return corpora.load(task_name, num_examples=400).examples["test"][:8]
 
@@ -291,12 +220,12 @@ def verify(directory, model):
     writes `directory/parity.json` and returns the report."""
     with open(os.path.join(directory, "manifest.json")) as f:
         manifest = json.load(f)
-    kind = manifest["family"]
-    if family(model) != kind:
-        raise ValueError(f"The model is a {family(model)} model but {directory} holds a {kind} export.")
+    kind = models.kind_of(model)
+    if kind.name != manifest["kind"]:
+        raise ValueError(f"The model is a {kind.name} model but {directory} holds a {manifest['kind']} export.")
     model = float32_copy(model)  # what was exported
-    cases = make_cases(model, manifest)
-    real = real_case(directory, manifest)
+    cases = make_cases(kind, model, manifest)
+    real = real_case(kind, directory, manifest)
     if real is not None:
         cases["real"] = real
     rows, outputs_by_case = [], {}
@@ -319,19 +248,19 @@ def verify(directory, model):
             rows.append({**base, "case": "greedy", **row, "status": _status(artifact, row)})
             continue
         for case, inputs in cases.items():
-            role_inputs = inputs if artifact["role"] == "forward" else {"encoder_token_ids": inputs["encoder_token_ids"]}
-            reference = _keras_outputs(model, kind, artifact["role"], role_inputs)
+            role_inputs = kind.role_inputs(artifact["role"], inputs)
+            reference = kind.reference_outputs(model, artifact["role"], role_inputs)
             got = runner(_padded(role_inputs, artifact, EXTRA_PADDING))
-            row = _compare(reference, got, role_inputs.get("encoder_token_ids"))
+            row = _compare(reference, got, role_inputs.get("encoder_token_ids"), kind.source_aligned)
             rows.append({**base, "case": case, **row, "status": _status(artifact, row)})
             if artifact["quantization"] == "float32":
                 outputs_by_case.setdefault((artifact["role"], case), {})[artifact["format"]] = (reference, got)
-        if all(spec["shape"][1] is None for spec in artifact["inputs"] if spec["name"].endswith("token_ids")):
+        if all(spec["shape"][1] is None for spec in artifact["inputs"] if spec["name"] in artifact["max_lengths"]):
             # Padding invariance of the artifact itself.
-            role_inputs = cases["mixed"] if artifact["role"] == "forward" else {"encoder_token_ids": cases["mixed"]["encoder_token_ids"]}
+            role_inputs = kind.role_inputs(artifact["role"], cases["mixed"])
             plain = runner(_padded(role_inputs, artifact, 0))
             padded = runner(_padded(role_inputs, artifact, EXTRA_PADDING))
-            row = _compare(plain, padded, role_inputs.get("encoder_token_ids"))
+            row = _compare(plain, padded, role_inputs.get("encoder_token_ids"), kind.source_aligned)
             rows.append({**base, "case": "padding", **row, "status": _status(artifact, row)})
 
     cross = []

@@ -8,14 +8,16 @@ next token (the attentional hidden state of Luong et al. 2015). The first
 decoder state is a `tanh` projection of the encoder's final states.
 
 `build_bahdanau` returns the teacher-forced training model
-`{"encoder_token_ids", "decoder_token_ids"} → logits`; `inference_models`
-returns an encoder and a one-step decoder over the same layers.
+`{"encoder_token_ids", "decoder_token_ids"} → logits`; `KIND` (a
+`BahdanauKind`) gives an encoder and a one-step decoder over the same
+layers, and everything else specific to this kind.
 """
 
 import keras
 from keras import ops
 
 from keras_attn import layers
+from keras_attn.models.kind import Seq2SeqKind, token_ids_spec
 from keras_attn.validation import check_positive_int, check_rate
 
 
@@ -81,7 +83,8 @@ class BahdanauEncoder(keras.Model):
             self.embedding(encoder_ids), mask=ops.not_equal(encoder_ids, 0)
         )
         state = self.bridge(ops.concatenate([forward_state, backward_state], axis=-1))
-        return {"encoder_outputs": annotations, "state": state}
+        # A copy without the padding mask Keras attached: the step masks with the source ids.
+        return {"encoder_outputs": ops.copy(annotations), "state": state}
 
 
 class BahdanauDecoderStep(keras.Model):
@@ -116,6 +119,63 @@ class BahdanauDecoderStep(keras.Model):
         }
 
 
-def inference_models(model):
-    """The encoder and the one-step decoder of a training model."""
-    return BahdanauEncoder(model), BahdanauDecoderStep(model)
+def unrolled_copy(model, source_length, target_length):
+    """A copy of a training model with fixed lengths and unrolled GRUs: a
+    masked RNN of dynamic length lowers to a TensorList loop that TFLite runs
+    only with Flex ops, so the exported pieces take fixed lengths."""
+    config = model.get_config()
+    lengths = {"encoder_token_ids": source_length, "decoder_token_ids": target_length}
+    for layer in config["layers"]:
+        layer_config = layer["config"]
+        if layer["class_name"] == "InputLayer":
+            layer_config["batch_shape"] = [None, lengths[layer_config["name"]]]
+        elif layer["class_name"] == "GRU":
+            layer_config["unroll"] = True
+        elif layer["class_name"] == "Bidirectional":
+            layer_config["layer"]["config"]["unroll"] = True
+            layer_config["backward_layer"]["config"]["unroll"] = True
+    copy = keras.Model.from_config(config)
+    copy.set_weights(model.get_weights())
+    # Keras 3.15's unrolled TensorFlow RNN zeroes the outputs of a backward
+    # layer with the mask in forward order, wiping real positions. Outputs
+    # at padded positions are never attended to, so they need no zeroing.
+    copy.get_layer("encoder_rnn").backward_layer.zero_output_for_mask = False
+    return copy
+
+
+class BahdanauKind(Seq2SeqKind):
+    """The RNN encoder-decoder: no position tables, so its exported pieces take
+    the fixed lengths of the training task (the runtime pads to them)."""
+
+    name = "bahdanau"
+    warmup = False  # plain Adam
+    source_aligned = ("encoder_outputs",)
+
+    def owns(self, model):
+        return "decoder_rnn" in {layer.name for layer in model.layers}
+
+    def inference_models(self, model):
+        return BahdanauEncoder(model), BahdanauDecoderStep(model)
+
+    def vocabulary_sizes(self, model):
+        return model.get_layer("encoder_embedding").input_dim, model.get_layer("decoder_embedding").input_dim
+
+    def pieces(self, model, lengths):
+        source_length, target_length = lengths["max_source_length"], lengths["max_target_length"]
+        model = unrolled_copy(model, source_length, target_length)
+        encoder, step = self.inference_models(model)
+        units = model.get_layer("bridge").units
+        memory = {
+            "encoder_outputs": ((None, source_length, 2 * units), "float32"),
+            "state": ((None, units), "float32"),
+        }
+        limits = {"encoder_token_ids": source_length, "decoder_token_ids": target_length}
+        return self.decoding_pieces(
+            model, encoder, step, token_ids_spec(source_length), token_ids_spec(target_length), memory, limits
+        )
+
+    def runtime_spec(self, lengths):
+        return {**super().runtime_spec(lengths), "fixed_source_length": lengths["max_source_length"]}
+
+
+KIND = BahdanauKind()

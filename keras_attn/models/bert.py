@@ -10,9 +10,11 @@ backbone object, so pretrained weights move by passing it on:
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_attn import layers
+from keras_attn.models.kind import MASKED_LM, ClassifierKind, ModelKind, Piece, token_ids_spec, token_loss_and_metrics
 from keras_attn.validation import check_divisible, check_positive_int, check_rate
 
 
@@ -154,3 +156,76 @@ def build_bert(head="classifier", num_classes=2, classifier_dropout=0.1, **backb
     if head == "masked_lm":
         return BertMaskedLM(backbone)
     return BertClassifier(backbone, num_classes=num_classes, dropout=classifier_dropout)
+
+
+def _max_length(model):
+    return model.backbone.get_layer("embeddings").sequence_length
+
+
+class BertClassifierKind(ClassifierKind):
+    """`BertClassifier`: one segment, pretrained with the masked-LM objective
+    on the task's own sentences before fine-tuning (`pretrain_on_task`)."""
+
+    name = "bert"
+    extra_inputs = ("segment_ids",)
+    pretraining_overrides = {"head": "masked_lm"}
+
+    def owns(self, model):
+        return isinstance(model, BertClassifier)
+
+    def vocabulary_size(self, model):
+        return model.backbone.get_layer("embeddings").vocabulary_size
+
+    def max_length(self, model):
+        return _max_length(model)
+
+    def pretrain_on_task(self, model, task, epochs, batch_size, learning_rate, verbose):
+        if not epochs:
+            return {}
+        from keras_attn.data.masked_lm import MaskedLMDataset
+        from keras_attn.training import compile_model
+
+        masked_lm = BertMaskedLM(model.backbone)  # pretrains the classifier's backbone in place
+        batches = MaskedLMDataset(task.splits["train"][0], len(task.vocabulary), batch_size=batch_size)
+        compile_model(masked_lm, learning_rate, total_steps=len(batches) * epochs)
+        history = masked_lm.fit(batches, epochs=epochs, verbose=verbose)
+        return {"pretraining_loss": [float(v) for v in history.history["loss"]]}
+
+
+class BertMaskedLMKind(ModelKind):
+    """`BertMaskedLM`: pretraining on unlabeled text (`keras_attn.training.pretrain`);
+    fine-tuned as a `BertClassifier` over the same backbone."""
+
+    name = "bert_masked_lm"
+    task_type = MASKED_LM
+
+    def owns(self, model):
+        return isinstance(model, BertMaskedLM)
+
+    def loss_and_metrics(self):
+        return token_loss_and_metrics()
+
+    def classifier_from(self, model, config):
+        return BertClassifier(model.backbone, num_classes=config["num_classes"], dropout=config["classifier_dropout"])
+
+    def export_lengths(self, model, lengths):
+        return {"max_length": _max_length(model)}
+
+    def pieces(self, model, lengths):
+        limit = _max_length(model)
+        inputs = {"token_ids": token_ids_spec(), "segment_ids": token_ids_spec(), "mask_positions": token_ids_spec()}
+        return [Piece("forward", model, inputs, {"token_ids": limit, "segment_ids": limit})]
+
+    def example_inputs(self, model, lengths, rng, row_lengths):
+        inputs = CLASSIFIER.example_inputs(model, lengths, rng, row_lengths)
+        inputs["mask_positions"] = np.stack([rng.integers(1, max(2, n), 2) for n in row_lengths]).astype("int32")
+        return inputs
+
+    def real_inputs(self, task, count):
+        inputs = CLASSIFIER.real_inputs(task, count)
+        inputs["mask_positions"] = np.ones((len(inputs["token_ids"]), 1), "int32")
+        return inputs
+
+
+CLASSIFIER = BertClassifierKind()
+MASKED_LM_KIND = BertMaskedLMKind()

@@ -1,8 +1,8 @@
 """The Transformer encoder-decoder of Vaswani et al. (2017).
 
 `build_transformer` returns the teacher-forced training model:
-`{"encoder_token_ids", "decoder_token_ids"} → logits`. `inference_models`
-returns, from the same (trained or reloaded) layers, an encoder and a
+`{"encoder_token_ids", "decoder_token_ids"} → logits`. `KIND` (a
+`TransformerKind`) gives, from the same (trained or reloaded) layers, an encoder and a
 one-position decoder step with a fixed-size key/value cache, so decoding
 never recomputes the prefix.
 """
@@ -11,6 +11,7 @@ import keras
 from keras import ops
 
 from keras_attn import layers
+from keras_attn.models.kind import Seq2SeqKind, token_ids_spec
 from keras_attn.validation import (
     check_choice,
     check_divisible,
@@ -196,6 +197,37 @@ class TransformerEncoder(keras.Model):
         }
 
 
-def inference_models(model):
-    """The encoder and the cached one-position decoder step of a training model."""
-    return TransformerEncoder(model), TransformerDecoderStep(model)
+class TransformerKind(Seq2SeqKind):
+    """The Transformer encoder-decoder: dynamic batch and lengths up to its
+    position tables, and a fixed-size self-attention cache for decoding."""
+
+    name = "transformer"
+    source_aligned = ("cross_cache",)
+
+    def owns(self, model):
+        return "decoder_layer_0" in {layer.name for layer in model.layers}
+
+    def inference_models(self, model):
+        return TransformerEncoder(model), TransformerDecoderStep(model)
+
+    def vocabulary_sizes(self, model):
+        return (model.get_layer("encoder_embedding").vocabulary_size,
+                model.get_layer("decoder_embedding").vocabulary_size)
+
+    def position_limits(self, model):
+        return (model.get_layer("encoder_embedding").sequence_length,
+                model.get_layer("decoder_embedding").sequence_length)
+
+    def pieces(self, model, lengths):
+        encoder, step = self.inference_models(model)
+        cache = cache_shape(model)  # cross_cache has the same width
+        memory = {
+            "cross_cache": ((None, None, cache[1]), "float32"),
+            "cache": ((None,) + cache, "float32"),
+        }
+        source_limit, target_limit = self.position_limits(model)
+        limits = {"encoder_token_ids": source_limit, "decoder_token_ids": target_limit}
+        return self.decoding_pieces(model, encoder, step, token_ids_spec(), token_ids_spec(), memory, limits)
+
+
+KIND = TransformerKind()

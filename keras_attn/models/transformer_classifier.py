@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_attn import layers
+from keras_attn.models.kind import ClassifierKind
 from keras_attn.validation import check_divisible, check_positive_int, check_rate
 
 
@@ -20,7 +21,7 @@ def build_transformer_classifier(
     dropout=0.1,
     name="transformer_classifier",
 ):
-    """`token_ids (batch, length) → logits (batch, num_classes)`; token id 0 is padding."""
+    """`{"token_ids": (batch, length)} → logits (batch, num_classes)`; token id 0 is padding."""
     for arg, value in (
         ("vocabulary_size", vocabulary_size),
         ("max_length", max_length),
@@ -45,4 +46,20 @@ def build_transformer_classifier(
     x = keras.layers.Dense(hidden_units, activation="relu", name="hidden")(x)
     x = keras.layers.Dropout(dropout)(x)
     logits = keras.layers.Dense(num_classes, name="logits")(x)
-    return keras.Model(token_ids, logits, name=name)
+    return keras.Model({"token_ids": token_ids}, logits, name=name)
+
+
+class TransformerClassifierKind(ClassifierKind):
+    name = "transformer_classifier"
+
+    def owns(self, model):
+        return "pooling" in {layer.name for layer in model.layers}
+
+    def vocabulary_size(self, model):
+        return model.get_layer("embedding").vocabulary_size
+
+    def max_length(self, model):
+        return model.get_layer("embedding").sequence_length
+
+
+KIND = TransformerClassifierKind()

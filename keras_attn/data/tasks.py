@@ -13,10 +13,13 @@ Both need no download and are the default tasks of `keras-attn train`.
 
 import dataclasses
 import datetime
+import os
 
 import numpy as np
 
-from keras_attn.vocabulary import CLS_ID, Vocabulary, pad_sequences
+from keras_attn import tokenizers
+from keras_attn.tokenizers import CharacterTokenizer, Vocabulary, WordTokenizer, pad_sequences
+from keras_attn.tokenizers.vocabulary import CLS_ID, END_ID, START_ID
 
 MONTHS = ("january", "february", "march", "april", "may", "june", "july",
           "august", "september", "october", "november", "december")
@@ -57,18 +60,26 @@ class TranslationTask:
     """
 
     name: str
-    source_vocabulary: Vocabulary
-    target_vocabulary: Vocabulary
+    source_tokenizer: tokenizers.Tokenizer
+    target_tokenizer: tokenizers.Tokenizer
     splits: dict
     examples: dict  # split name → list of (source text, target text)
-    target_tokenizer: object = None  # a `WordPieceTokenizer`; None for character tasks
+
+    @property
+    def source_vocabulary(self):
+        return self.source_tokenizer.vocabulary
+
+    @property
+    def target_vocabulary(self):
+        return self.target_tokenizer.vocabulary
+
+    @property
+    def tokenization(self):
+        return self.source_tokenizer.name
 
     def target_text(self, ids):
         """Text of target ids, up to `[END]`."""
-        tokens = self.target_vocabulary.decode(ids)
-        if self.target_tokenizer is None:
-            return "".join(tokens)
-        return self.target_tokenizer.decode([self.target_vocabulary.ids[t] for t in tokens])
+        return self.target_tokenizer.decode(ids)
 
     def model_inputs(self, split):
         """`(x, y)` for teacher forcing: the decoder reads `target[:-1]` and predicts `target[1:]`."""
@@ -93,16 +104,32 @@ class TranslationTask:
             "max_target_length": self.max_target_length,
         }
 
+    def lengths(self):
+        """The lengths an export of a model trained on this task pads to."""
+        return {"max_source_length": self.max_source_length, "max_target_length": self.max_target_length}
+
+    @property
+    def tokenizers(self):
+        return {"source": self.source_tokenizer, "target": self.target_tokenizer}
+
 
 @dataclasses.dataclass
 class ClassificationTask:
     """`splits[name] = (token_ids, labels)`; token ids start with `[CLS]`."""
 
     name: str
-    vocabulary: Vocabulary
+    tokenizer: tokenizers.Tokenizer
     num_classes: int
     splits: dict
     examples: dict  # split name → list of (text, label)
+
+    @property
+    def vocabulary(self):
+        return self.tokenizer.vocabulary
+
+    @property
+    def tokenization(self):
+        return self.tokenizer.name
 
     @property
     def max_length(self):
@@ -114,6 +141,32 @@ class ClassificationTask:
             "max_length": self.max_length,
             "num_classes": self.num_classes,
         }
+
+    def lengths(self):
+        return {"max_length": self.max_length}
+
+    @property
+    def tokenizers(self):
+        return {"source": self.tokenizer}
+
+
+# The vocabulary files a run directory holds, by side (a classifier has a source side only).
+VOCABULARY_FILES = {"source": "source_vocabulary.txt", "target": "target_vocabulary.txt"}
+
+
+def save_tokenizers(directory, tokenizers):
+    """Writes the vocabularies of `{side: tokenizer}` into `directory`."""
+    for side, tokenizer in tokenizers.items():
+        tokenizer.vocabulary.save(os.path.join(directory, VOCABULARY_FILES[side]))
+
+
+def load_tokenizers(directory, tokenization):
+    """`{side: tokenizer}` over the vocabularies that `save_tokenizers` wrote in `directory`."""
+    return {
+        side: tokenizers.make(tokenization, Vocabulary.load(os.path.join(directory, name)))
+        for side, name in VOCABULARY_FILES.items()
+        if os.path.exists(os.path.join(directory, name))
+    }
 
 
 def _split_sizes(num_examples):
@@ -154,18 +207,18 @@ def dates(num_examples=20000, seed=0):
         return fmt(day), day.isoformat()
 
     examples = _assign_splits(_generate_unique(make_example, num_examples, rng), num_examples)
-    source_vocabulary = Vocabulary.from_tokens(_DATE_CHARACTERS)
-    target_vocabulary = Vocabulary.from_tokens("0123456789-")
+    source = CharacterTokenizer(Vocabulary.from_tokens(_DATE_CHARACTERS))
+    target = CharacterTokenizer(Vocabulary.from_tokens("0123456789-"))
     source_length = max(len(s) for pairs in examples.values() for s, _ in pairs)
     target_length = 10 + 2
     splits = {
         name: (
-            pad_sequences([source_vocabulary.encode(s) for s, _ in pairs], source_length),
-            pad_sequences([target_vocabulary.encode(t, add_start_end=True) for _, t in pairs], target_length),
+            pad_sequences([source.encode(s) for s, _ in pairs], source_length),
+            pad_sequences([add_start_end(target.encode(t)) for _, t in pairs], target_length),
         )
         for name, pairs in examples.items()
     }
-    return TranslationTask("dates", source_vocabulary, target_vocabulary, splits, examples)
+    return TranslationTask("dates", source, target, splits, examples)
 
 
 def sentiment(num_examples=20000, seed=0, max_words=16):
@@ -191,22 +244,23 @@ def sentiment(num_examples=20000, seed=0, max_words=16):
                 return " ".join(words), int(score > 0)
 
     examples = _assign_splits(_generate_unique(make_example, num_examples, rng), num_examples)
-    vocabulary = Vocabulary.from_tokens(FILLER_WORDS + POSITIVE_WORDS + NEGATIVE_WORDS + (NEGATION,))
+    tokenizer = WordTokenizer(Vocabulary.from_tokens(FILLER_WORDS + POSITIVE_WORDS + NEGATIVE_WORDS + (NEGATION,)))
     length = 1 + max(len(s.split()) for pairs in examples.values() for s, _ in pairs)
     splits = {
         name: (
-            pad_sequences([[CLS_ID] + vocabulary.encode(s.split()) for s, _ in pairs], length),
+            pad_sequences([[CLS_ID] + tokenizer.encode(s) for s, _ in pairs], length),
             np.array([label for _, label in pairs], dtype="int32"),
         )
         for name, pairs in examples.items()
     }
-    return ClassificationTask("sentiment", vocabulary, 2, splits, examples)
+    return ClassificationTask("sentiment", tokenizer, 2, splits, examples)
 
 
 TASKS = {"dates": dates, "sentiment": sentiment}
 
-# How each task turns text into tokens (the corpora use WordPiece).
-TOKENIZATION = {"dates": "characters", "sentiment": "words", "spa-eng": "wordpiece", "sst2": "wordpiece"}
+
+def add_start_end(ids):
+    return [START_ID] + list(ids) + [END_ID]
 
 
 def load(name, num_examples=20000, seed=0):
@@ -221,7 +275,11 @@ def save(task, path):
     what the GPU machine, which has no TensorFlow and no tokenizer, trains on.
     Read it back with `load_file`."""
     translation = isinstance(task, TranslationTask)
-    arrays = {"name": np.array(task.name), "kind": np.array("translation" if translation else "classification")}
+    arrays = {
+        "name": np.array(task.name),
+        "kind": np.array("translation" if translation else "classification"),
+        "tokenization": np.array(task.tokenization),
+    }
     if translation:
         arrays["source_vocabulary"] = np.array(task.source_vocabulary.tokens)
         arrays["target_vocabulary"] = np.array(task.target_vocabulary.tokens)
@@ -237,18 +295,15 @@ def save(task, path):
 
 def load_file(path):
     """The task that `save` wrote (no pickled objects are read)."""
-    from keras_attn.wordpiece import WordPieceTokenizer
-
     with np.load(path, allow_pickle=False) as stored:
         arrays = {key: stored[key] for key in stored.files}
-    name = str(arrays["name"])
+    name, tokenization = str(arrays["name"]), str(arrays["tokenization"])
     splits, examples = {}, {}
     for split in ("train", "validation", "test"):
         splits[split] = (arrays[f"{split}_inputs"], arrays[f"{split}_targets"])
         examples[split] = list(zip(arrays[f"{split}_texts"].tolist(), arrays[f"{split}_answers"].tolist()))
-    source_vocabulary = Vocabulary(arrays["source_vocabulary"].tolist())
+    source = tokenizers.make(tokenization, arrays["source_vocabulary"].tolist())
     if str(arrays["kind"]) == "classification":
-        return ClassificationTask(name, source_vocabulary, int(arrays["num_classes"]), splits, examples)
-    target_tokens = arrays["target_vocabulary"].tolist()
-    tokenizer = WordPieceTokenizer(target_tokens) if TOKENIZATION.get(name) == "wordpiece" else None
-    return TranslationTask(name, source_vocabulary, Vocabulary(target_tokens), splits, examples, tokenizer)
+        return ClassificationTask(name, source, int(arrays["num_classes"]), splits, examples)
+    target = tokenizers.make(tokenization, arrays["target_vocabulary"].tolist())
+    return TranslationTask(name, source, target, splits, examples)

@@ -21,7 +21,7 @@ import dataclasses
 
 import numpy as np
 
-from keras_attn.vocabulary import END_ID, PAD_ID, START_ID
+from keras_attn.tokenizers.vocabulary import END_ID, PAD_ID, START_ID
 
 
 @dataclasses.dataclass

@@ -1,5 +1,9 @@
-"""Tasks from real corpora, tokenized with tensorflow-text WordPiece
-(TensorFlow-only: the core never imports this module).
+"""Tasks from real corpora, tokenized with WordPiece.
+
+Learning a vocabulary needs tensorflow-text (`tokenizers.tf_wordpiece`,
+imported only then); tokenizing uses the pure-Python `WordPieceTokenizer`,
+which gives tensorflow-text's ids. So a corpus task with saved
+vocabularies (`evaluate`, `finetune`) loads without TensorFlow.
 
 - `spa_eng`: Spanish → English translation from the Anki/Tatoeba pairs,
   split 80/10/10 by seed with each Spanish sentence in one split only;
@@ -17,15 +21,28 @@ import os
 
 import numpy as np
 
-from keras_attn import data, tasks, text, wordpiece
-from keras_attn.vocabulary import CLS_ID, Vocabulary, pad_sequences
+from keras_attn import progress
+from keras_attn.data import readers as data
+from keras_attn.data import tasks
+from keras_attn.tokenizers import Vocabulary, WordPieceTokenizer, pad_sequences
+from keras_attn.tokenizers.vocabulary import CLS_ID
 
 CORPUS_TASKS = ("spa-eng", "sst2")
 PRETRAINING_TEXTS = ("wikitext-2", "sst2-text")
 
 
-def _keep(lengths_ok, *arrays):
-    return tuple(array[lengths_ok] for array in arrays)
+def learn_vocabulary(sentences, vocabulary_size):
+    """A WordPiece vocabulary learned on `sentences` with tensorflow-text."""
+    from keras_attn.tokenizers import tf_wordpiece
+
+    with progress.step(f"learning a WordPiece vocabulary of {vocabulary_size:,d} on {len(sentences):,d} sentences"):
+        return tf_wordpiece.learn_vocabulary(sentences, vocabulary_size)
+
+
+def tokenize(tokenizer, sentences):
+    """Id lists of `sentences`."""
+    with progress.step(f"tokenizing {len(sentences):,d} sentences"):
+        return [tokenizer.encode(sentence) for sentence in sentences]
 
 
 def spa_eng(data_dir=None, vocabulary_size=8000, max_length=24, num_examples=None, seed=0, vocabularies=None):
@@ -41,37 +58,22 @@ def spa_eng(data_dir=None, vocabulary_size=8000, max_length=24, num_examples=Non
     english = [e for e, _ in pairs]
     spanish = [s for _, s in pairs]
     train, validation, test = data.grouped_split(spanish, seed=seed)
-    vocabulary_of, tokenizers, ids = {}, {}, {}
-    for side, sentences, add_start_end in (("source", spanish, False), ("target", english, True)):
-        tokens = (vocabularies or {}).get(side) or text.learn_vocabulary([sentences[i] for i in train], vocabulary_size)
-        vocabulary_of[side] = Vocabulary(tokens)
-        tokenizers[side] = wordpiece.WordPieceTokenizer(tokens)
-        ids[side] = text.encode(text_tokenizer(tokens), sentences, max_length + 1, add_start_end=add_start_end)
-    # Drop pairs that did not fit (their last column is not padding).
-    fits = (ids["source"][:, -1] == 0) & (ids["target"][:, -1] == 0)
-    source, target = ids["source"][:, :max_length], ids["target"][:, :max_length]
+    tokenizer_of, ids = {}, {}
+    for side, sentences in (("source", spanish), ("target", english)):
+        tokens = (vocabularies or {}).get(side) or learn_vocabulary([sentences[i] for i in train], vocabulary_size)
+        tokenizer_of[side] = WordPieceTokenizer(tokens)
+        ids[side] = tokenize(tokenizer_of[side], sentences)
+    ids["target"] = [tasks.add_start_end(row) for row in ids["target"]]
+    # Pairs longer than `max_length` on either side are dropped.
+    fits = np.array([len(s) <= max_length and len(t) <= max_length for s, t in zip(ids["source"], ids["target"])])
+    source = pad_sequences([row if ok else [] for row, ok in zip(ids["source"], fits)], max_length)
+    target = pad_sequences([row if ok else [] for row, ok in zip(ids["target"], fits)], max_length)
     splits, examples = {}, {}
     for name, index in (("train", train), ("validation", validation), ("test", test)):
         index = index[fits[index]]
         splits[name] = (source[index], target[index])
         examples[name] = [(spanish[i], english[i]) for i in index]
-    return tasks.TranslationTask(
-        "spa-eng", vocabulary_of["source"], vocabulary_of["target"], splits, examples,
-        target_tokenizer=tokenizers["target"],
-    )
-
-
-def text_tokenizer(tokens):
-    """A tensorflow-text tokenizer over an in-memory token list."""
-    import tempfile
-
-    handle, path = tempfile.mkstemp(suffix=".txt")
-    os.close(handle)
-    text.save_vocabulary(tokens, path)
-    try:
-        return text.TextTokenizer(path)
-    finally:
-        os.remove(path)
+    return tasks.TranslationTask("spa-eng", tokenizer_of["source"], tokenizer_of["target"], splits, examples)
 
 
 def sst2(data_dir=None, vocabulary_size=8000, max_length=64, num_examples=None, seed=0, vocabulary=None):
@@ -86,11 +88,10 @@ def sst2(data_dir=None, vocabulary_size=8000, max_length=64, num_examples=None, 
     dev = data.read_labeled(files["dev"]).records
     sentences = [s for s, _ in rows]
     train, validation, _ = data.grouped_split(sentences, fractions=(0.95, 0.05, 0.0), seed=seed)
-    tokens = vocabulary or text.learn_vocabulary([sentences[i] for i in train], vocabulary_size)
-    tokenizer = text_tokenizer(tokens)
+    tokenizer = WordPieceTokenizer(vocabulary or learn_vocabulary([sentences[i] for i in train], vocabulary_size))
 
     def encode(sentences):
-        return pad_sequences([[CLS_ID] + ids[: max_length - 1] for ids in tokenizer.tokenize(sentences)], max_length)
+        return pad_sequences([[CLS_ID] + ids[: max_length - 1] for ids in tokenize(tokenizer, sentences)], max_length)
 
     ids, labels = encode(sentences), np.array([label for _, label in rows], "int32")
     splits = {"train": (ids[train], labels[train]), "validation": (ids[validation], labels[validation])}
@@ -98,7 +99,7 @@ def sst2(data_dir=None, vocabulary_size=8000, max_length=64, num_examples=None, 
     examples = {
         "train": [rows[i] for i in train], "validation": [rows[i] for i in validation], "test": dev,
     }
-    return tasks.ClassificationTask("sst2", Vocabulary(tokens), 2, splits, examples)
+    return tasks.ClassificationTask("sst2", tokenizer, 2, splits, examples)
 
 
 def pretraining_texts(names, data_dir=None):
@@ -125,12 +126,12 @@ def pretraining_corpus(names, data_dir=None, vocabulary_size=8000, max_length=64
     """
     lines = pretraining_texts(names, data_dir)
     train, validation, _ = data.grouped_split(lines, fractions=(1 - validation_fraction, validation_fraction, 0.0), seed=seed)
-    tokens = text.learn_vocabulary([lines[i] for i in train], vocabulary_size)
-    tokenizer = text_tokenizer(tokens)
+    tokens = learn_vocabulary([lines[i] for i in train], vocabulary_size)
+    tokenizer = WordPieceTokenizer(tokens)
 
     def rows(indices):
         windows = []
-        for ids in tokenizer.tokenize([lines[i] for i in indices]):
+        for ids in tokenize(tokenizer, [lines[i] for i in indices]):
             windows += [[CLS_ID] + ids[start : start + max_length - 1] for start in range(0, len(ids), max_length - 1)]
         return pad_sequences(windows, max_length)
 
@@ -157,12 +158,7 @@ def load_run_task(run_dir, data_dir=None, num_examples=None, seed=0):
         config = json.load(f)
     if config.get("task") not in CORPUS_TASKS:
         raise ValueError(f"{run_dir} was trained on {config.get('task')!r}, not a corpus ({list(CORPUS_TASKS)}).")
-    if config["family"] == "seq2seq":
-        files = {"source": "source_vocabulary.txt", "target": "target_vocabulary.txt"}
-        max_length = config["lengths"]["max_source_length"]
-    else:
-        files = {"source": "vocabulary.txt"}
-        max_length = config["config"]["max_length"]
-    vocabularies = {side: Vocabulary.load(os.path.join(run_dir, name)).tokens for side, name in files.items()}
+    vocabularies = {side: t.tokens for side, t in tasks.load_tokenizers(run_dir, config["tokenization"]).items()}
+    max_length = max(config["lengths"].values())  # the rows' width, as the task was built
     task = load(config["task"], data_dir, num_examples, seed, vocabularies=vocabularies, max_length=max_length)
     return config, task

@@ -19,30 +19,30 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_attn import search
-from keras_attn.batching import pad_rows
-from keras_attn.distribution import batch_multiple
+from keras_attn import models
+from keras_attn.data.batching import pad_rows
+from keras_attn.inference import search
 from keras_attn.layers import fused_attention_enabled
-from keras_attn.models import bahdanau, family, transformer
-from keras_attn.vocabulary import END_ID, PAD_ID, START_ID
+from keras_attn.tokenizers.vocabulary import END_ID, PAD_ID, START_ID
+from keras_attn.training.distribution import batch_multiple
+
+
+def decoding_kind(model):
+    """The kind of `model`, which must decode (a seq2seq kind)."""
+    kind = models.kind_of(model)
+    if not kind.decodes:
+        raise ValueError(f"Model {model.name!r} is a {kind.name} model, which does not decode (not seq2seq).")
+    return kind
 
 
 def inference_models(model):
-    """`(encoder, decoder_step)` for a `bahdanau` or `transformer` training model."""
-    kind = family(model)
-    if kind == "bahdanau":
-        return bahdanau.inference_models(model)
-    if kind == "transformer":
-        return transformer.inference_models(model)
-    raise ValueError(f"Model {model.name!r} is not a keras-attn seq2seq model (bahdanau or transformer).")
+    """`(encoder, decoder_step)` of a seq2seq training model."""
+    return decoding_kind(model).inference_models(model)
 
 
 def default_max_length(model, source_length):
-    """The Transformer's position table bounds its output; the RNN has no bound,
-    so allow twice the source plus a margin."""
-    if family(model) == "transformer":
-        return model.get_layer("decoder_embedding").sequence_length
-    return 2 * source_length + 10
+    """Decoding steps when none are given (the kind's bound)."""
+    return decoding_kind(model).default_max_length(model, source_length)
 
 
 class KerasDecoder(search.PieceDecoder):

@@ -10,14 +10,18 @@ Steps, as in tensorflow-text:
    bytes, becomes `[UNK]`.
 
 Example:
->>> tokenizer = WordPieceTokenizer(["[PAD]", "[UNK]", "hola", "mun", "##do", "!"])
+>>> from keras_attn.tokenizers import Vocabulary
+>>> tokenizer = WordPieceTokenizer(Vocabulary.from_tokens(["hola", "mun", "##do", "!"]))
 >>> tokenizer.encode("¡Hola mundo!")
-[1, 2, 3, 4, 5]
->>> tokenizer.decode([2, 3, 4, 5])
+[1, 7, 8, 9, 10]
+>>> tokenizer.decode([7, 8, 9, 10])
 'hola mundo !'
 """
 
 import unicodedata
+
+from keras_attn.tokenizers.base import Tokenizer
+from keras_attn.tokenizers.vocabulary import UNK_ID
 
 _CJK_RANGES = (
     (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
@@ -65,24 +69,20 @@ def basic_tokenize(text):
     return words
 
 
-class WordPieceTokenizer:
-    """Text ↔ WordPiece ids over a vocabulary list (or a vocabulary file path)."""
+class WordPieceTokenizer(Tokenizer):
+    """Text ↔ WordPiece ids over a vocabulary (reserved tokens first, `##` continuations)."""
 
-    def __init__(self, vocabulary, unknown_token="[UNK]", suffix_indicator="##", max_bytes_per_word=100):
-        if isinstance(vocabulary, (str, bytes)) or hasattr(vocabulary, "__fspath__"):
-            with open(vocabulary, encoding="utf-8") as f:
-                vocabulary = [line.rstrip("\n") for line in f if line.rstrip("\n")]
-        self.tokens = list(vocabulary)
-        self.ids = {token: i for i, token in enumerate(self.tokens)}
-        if unknown_token not in self.ids:
-            raise ValueError(f"The vocabulary has no {unknown_token!r} token.")
-        self.unknown_id = self.ids[unknown_token]
-        self.suffix_indicator = suffix_indicator
-        self.max_bytes_per_word = max_bytes_per_word
+    name = "wordpiece"
+    suffix_indicator = "##"
+    max_bytes_per_word = 100
+
+    def __init__(self, vocabulary):
+        super().__init__(vocabulary)
+        self.ids = self.vocabulary.ids
 
     def _word_ids(self, word):
         if len(word.encode("utf-8")) > self.max_bytes_per_word:
-            return [self.unknown_id]
+            return [UNK_ID]
         ids, start = [], 0
         while start < len(word):
             end = len(word)
@@ -93,22 +93,27 @@ class WordPieceTokenizer:
                     break
                 end -= 1
             if end == start:
-                return [self.unknown_id]
+                return [UNK_ID]
             start = end
         return ids
 
     def encode(self, text):
         return [i for word in basic_tokenize(text) for i in self._word_ids(word)]
 
-    def decode(self, ids):
-        """Words joined by spaces, continuation pieces merged; reserved `[...]` tokens dropped."""
+    def split(self, text):
+        return [self.tokens[i] for i in self.encode(text)]
+
+    def join(self, tokens):
+        """Words joined by spaces, continuation pieces merged."""
         words = []
-        for i in ids:
-            token = self.tokens[int(i)]
-            if token.startswith("[") and token.endswith("]"):
-                continue
+        for token in tokens:
             if token.startswith(self.suffix_indicator) and words:
                 words[-1] += token[len(self.suffix_indicator) :]
             else:
                 words.append(token)
         return " ".join(words)
+
+    def in_graph(self):
+        from keras_attn.tokenizers import tf_graph
+
+        return tf_graph.wordpiece(self)

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from keras_attn.batching import LengthBucketedBatches
+from keras_attn.data.batching import LengthBucketedBatches
 from keras_attn.validation import check_positive_int, check_rate
-from keras_attn.vocabulary import MASK_ID, PAD_ID, RESERVED_TOKENS, Vocabulary
+from keras_attn.tokenizers.vocabulary import MASK_ID, PAD_ID, RESERVED_TOKENS, Vocabulary
 
 
 def mask_tokens(token_ids, vocabulary_size, rng, mask_rate=0.15, max_predictions=None):
@@ -58,7 +58,7 @@ class MaskedLMDataset(LengthBucketedBatches):
 
     Yields `(x, y)`: `x` the dict of the model's inputs, `y` the original
     tokens at `mask_positions`, 0 (padding) in unused prediction slots, which
-    `MaskedSparseCategoricalCrossentropy` and `MaskedAccuracy` ignore.
+    the loss (`ignore_class=0`) and `MaskedAccuracy` ignore.
     """
 
     def __init__(self, token_ids, vocabulary_size, batch_size=32, mask_rate=0.15, seed=0, shuffle=True, **kwargs):

@@ -1,0 +1,60 @@
+"""Translate text with a trained model directory, and plot its attention.
+
+A directory written by `keras-attn train` holds `model.keras`,
+`config.json` and the vocabularies; the text is tokenized with the
+run's tokenizer (`keras_attn.tokenizers`, pure Python), so no TensorFlow
+is needed.
+"""
+
+import os
+
+import numpy as np
+
+from keras_attn.data import tasks
+from keras_attn.inference import decoding
+from keras_attn.saving import load_model
+from keras_attn.tokenizers import pad_sequences
+from keras_attn.training.recipes import read_run_config
+
+
+class Translator:
+    """Translates text with the model and tokenizers of a run directory."""
+
+    def __init__(self, directory):
+        self.config = read_run_config(directory)
+        self.model = load_model(os.path.join(directory, "model.keras"), compile=False)
+        decoding.decoding_kind(self.model)  # refuses a classifier
+        tokenizers = tasks.load_tokenizers(directory, self.config["tokenization"])
+        self.source, self.target = tokenizers["source"], tokenizers["target"]
+
+    def translate(self, text, beam_size=None):
+        """`(translation, source tokens, output tokens, attention (outputs × sources))`."""
+        source_ids = self.source.encode(text)
+        ids = pad_sequences([source_ids])
+        max_length = self.config["lengths"]["max_target_length"]
+        if beam_size:
+            result = decoding.beam_decode(self.model, ids, beam_size=beam_size, max_length=max_length)
+        else:
+            result = decoding.greedy_decode(self.model, ids, max_length=max_length)
+        outputs = self.target.pieces(result.tokens[0])
+        attention = np.asarray(result.attention[0, : len(outputs)])
+        return self.target.decode(result.tokens[0]), self.source.pieces(source_ids), outputs, attention
+
+
+def plot_attention(path, source_tokens, output_tokens, attention):
+    """The attention heatmap (output tokens × source tokens), as in Fig. 3 of Bahdanau et al."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    height = max(2.5, 0.35 * len(output_tokens) + 1)
+    figure, axes = plt.subplots(figsize=(max(3.0, 0.35 * len(source_tokens) + 1.5), height))
+    axes.imshow(attention, cmap="gray", vmin=0.0, vmax=max(float(attention.max()), 1e-9))
+    axes.set_xticks(range(len(source_tokens)), [repr(t)[1:-1] for t in source_tokens], rotation=90)
+    axes.set_yticks(range(len(output_tokens)), output_tokens)
+    axes.set_xlabel("source")
+    axes.set_ylabel("output")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)

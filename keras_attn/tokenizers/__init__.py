@@ -1,0 +1,42 @@
+"""Tokenization: text ↔ token ids, one interface for every tokenizer.
+
+Every tokenizer is a `Tokenizer` (see `base.py`) over a `Vocabulary` whose
+first ids are the reserved tokens (`[PAD]` is 0):
+
+- `encode(text) → [ids]`, `decode(ids) → text` (up to `[END]`, reserved
+  tokens dropped), `pieces(ids) → [str]` (the tokens, e.g. for a plot);
+- `in_graph()` gives the same tokenizer as TensorFlow ops, for the string
+  signatures of an export (TensorFlow-only, imported lazily).
+
+Tokenizations by name (what a task and its `config.json` record):
+`characters` (the built-in `dates` task), `words` (`sentiment`) and
+`wordpiece` (the corpora; `tf_wordpiece` learns vocabularies with
+tensorflow-text, and `WordPieceTokenizer` reproduces its ids in pure Python).
+
+>>> tokenizer = make("characters", Vocabulary.from_tokens("0123456789-"))
+>>> tokenizer.encode("2018-05")
+[9, 7, 8, 15, 17, 7, 12]
+>>> tokenizer.decode([2, 9, 7, 8, 15, 3, 9])
+'2018'
+"""
+
+from keras_attn import _lazy
+from keras_attn.tokenizers.base import CharacterTokenizer, Tokenizer, WordTokenizer
+from keras_attn.tokenizers.vocabulary import Vocabulary, pad_sequences
+from keras_attn.tokenizers.wordpiece import WordPieceTokenizer
+
+# TensorFlow-only modules, loaded when asked for.
+__getattr__, _ = _lazy.submodules(__name__, ("tf_graph", "tf_wordpiece"))
+
+TOKENIZERS = {cls.name: cls for cls in (CharacterTokenizer, WordTokenizer, WordPieceTokenizer)}
+
+
+def make(tokenization, vocabulary):
+    """The tokenizer called `tokenization` over `vocabulary` (a `Vocabulary` or a token list)."""
+    if tokenization not in TOKENIZERS:
+        raise ValueError(f"`tokenization` must be one of {sorted(TOKENIZERS)}, got {tokenization!r}.")
+    return TOKENIZERS[tokenization](vocabulary)
+
+
+__all__ = ["CharacterTokenizer", "TOKENIZERS", "Tokenizer", "Vocabulary", "WordPieceTokenizer", "WordTokenizer",
+           "make", "pad_sequences"]

@@ -1,0 +1,70 @@
+"""The tokenizer interface, and the two tokenizers that split text by rule:
+characters and whitespace-separated words. Pure Python."""
+
+from keras_attn.tokenizers.vocabulary import RESERVED_TOKENS, Vocabulary
+
+
+class Tokenizer:
+    """Text ↔ ids over a `Vocabulary`. Subclasses define `name`, `split`
+    (text → tokens) and `join` (tokens → text)."""
+
+    name = None
+
+    def __init__(self, vocabulary):
+        self.vocabulary = vocabulary if isinstance(vocabulary, Vocabulary) else Vocabulary(vocabulary)
+
+    @property
+    def tokens(self):
+        return self.vocabulary.tokens
+
+    def split(self, text):
+        raise NotImplementedError
+
+    def join(self, tokens):
+        raise NotImplementedError
+
+    def encode(self, text):
+        """Token ids of `text` (unknown tokens become `[UNK]`)."""
+        return self.vocabulary.encode(self.split(text))
+
+    def pieces(self, ids):
+        """The tokens of `ids` up to `[END]`, without padding or `[START]`."""
+        return self.vocabulary.decode(ids)
+
+    def decode(self, ids):
+        """The text of `ids` up to `[END]`, reserved tokens (`[UNK]`, ...) dropped
+        as the graph tokenizer drops them."""
+        return self.join([token for token in self.pieces(ids) if token not in RESERVED_TOKENS])
+
+    def in_graph(self):
+        """`(tokenize, detokenize, trackables)` as TensorFlow ops (TensorFlow-only):
+        `tokenize(strings) → ragged int32 ids`, `detokenize(dense ids) → strings`."""
+        from keras_attn.tokenizers import tf_graph
+
+        return tf_graph.split_and_join(self)
+
+
+class CharacterTokenizer(Tokenizer):
+    """One token per character of the lower-cased text."""
+
+    name = "characters"
+    separator = ""
+
+    def split(self, text):
+        return list(text.lower())
+
+    def join(self, tokens):
+        return "".join(tokens)
+
+
+class WordTokenizer(Tokenizer):
+    """One token per whitespace-separated word."""
+
+    name = "words"
+    separator = " "
+
+    def split(self, text):
+        return text.split()
+
+    def join(self, tokens):
+        return " ".join(tokens)

@@ -1,0 +1,44 @@
+"""Scores of a model on a task split: accuracy for classifiers, sacreBLEU and
+exact match for translators. One scorer serves Keras models and exported
+artifacts (it takes a `decode` function)."""
+
+import numpy as np
+
+from keras_attn.data.batching import pad_rows
+
+
+def accuracy(model, x, labels, batch_size=64):
+    """The fraction of rows whose most likely class is the label."""
+    from keras_attn.training.distribution import batch_multiple
+
+    padded, _ = pad_rows(x, batch_multiple())  # whole batches split evenly over devices
+    predictions = np.argmax(model.predict(padded, batch_size=batch_size, verbose=0), axis=-1)[: len(labels)]
+    return float(np.mean(predictions == labels))
+
+
+def evenly_spaced(count, limit):
+    """`limit` evenly spaced row indices of `count` (all of them without a limit).
+    Not the first rows: the corpora keep file order, and the Anki files run
+    from the shortest sentences to the longest."""
+    if limit is None or limit >= count:
+        return np.arange(count)
+    return np.linspace(0, count - 1, limit).round().astype(int)
+
+
+def translation_scores(task, split, decode, batch_size=64, limit=None):
+    """`{"exact_match", "bleu"}` (sacreBLEU on detokenised text) of
+    `decode(source_ids, max_length) → token ids` on `split`."""
+    import sacrebleu
+
+    source, target = task.splits[split]
+    rows = evenly_spaced(len(source), limit)
+    source, target = source[rows], target[rows]
+    max_length = target.shape[1] - 1
+    hypotheses = []
+    for start in range(0, len(source), batch_size):
+        hypotheses += [task.target_text(row) for row in decode(source[start : start + batch_size], max_length)]
+    references = [task.target_text(row[1:]) for row in target]
+    return {
+        "exact_match": float(np.mean([h == r for h, r in zip(hypotheses, references)])),
+        "bleu": float(sacrebleu.corpus_bleu(hypotheses, [references]).score),
+    }
