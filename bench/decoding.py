@@ -19,8 +19,9 @@ import tempfile
 import keras
 import numpy as np
 
-from keras_attn import decoding, search, zoo
-from keras_attn.vocabulary import END_ID
+from keras_attn import zoo
+from keras_attn.inference import decoding, search
+from keras_attn.tokenizers.vocabulary import END_ID
 
 from common import median_seconds, report
 

@@ -16,7 +16,7 @@ import tempfile
 
 import numpy as np
 
-from keras_attn import zoo
+from keras_attn import models, zoo
 from keras_attn.export import export
 from keras_attn.export.parity import open_artifact
 
@@ -26,21 +26,15 @@ LENGTH = 32
 VOCABULARY = 8000
 
 
-def inputs_for(name, batch, rng):
-    ids = rng.integers(7, VOCABULARY, (batch, LENGTH)).astype("int32")
-    ids[1::2, LENGTH // 2 :] = 0  # every other row half padding
-    family = zoo.preset(name).family
-    if family == "seq2seq":
-        return {"encoder_token_ids": ids, "decoder_token_ids": ids}
-    if family == "bert":
-        return {"token_ids": ids, "segment_ids": np.zeros_like(ids)}
-    return {"token_ids": ids}
+def inputs_for(model, batch, rng):
+    """Full rows, and every other row half padding (its kind makes the inputs)."""
+    lengths = [LENGTH if row % 2 == 0 else LENGTH // 2 for row in range(batch)]
+    return models.kind_of(model).example_inputs(model, None, rng, lengths)
 
 
 def overrides(name):
-    if zoo.preset(name).family == "seq2seq":
-        return {"source_vocabulary_size": VOCABULARY, "target_vocabulary_size": VOCABULARY}
-    return {"vocabulary_size": VOCABULARY}
+    sizes = {"source_vocabulary_size": VOCABULARY, "target_vocabulary_size": VOCABULARY, "vocabulary_size": VOCABULARY}
+    return {key: value for key, value in sizes.items() if key in zoo.accepted_keys(name)}
 
 
 def main():
@@ -55,15 +49,14 @@ def main():
         model = zoo.build(name, **overrides(name))
         directory = os.path.join(tempfile.mkdtemp(), name)
         for quantize in ("fp16", "int8"):
-            manifest = export(model, directory, quantize=quantize, overwrite=True, max_source_length=LENGTH,
-                              max_target_length=LENGTH)
+            manifest = export(model, directory, quantize=quantize, overwrite=True,
+                              lengths={"max_source_length": LENGTH, "max_target_length": LENGTH})
             artifacts = [a for a in manifest["artifacts"] if a["role"] == "forward"]
             if quantize == "int8":
                 artifacts = [a for a in artifacts if a["quantization"] == "int8"]
             for batch in (1, 32):
-                x = inputs_for(name, batch, rng)
-                keras_x = x if zoo.preset(name).family != "classifier" else x["token_ids"]
-                keras_ms = 1000 * median_seconds(lambda: model.predict_on_batch(keras_x), args.repeats)
+                x = inputs_for(model, batch, rng)
+                keras_ms = 1000 * median_seconds(lambda: model.predict_on_batch(x), args.repeats)
                 if quantize == "fp16":
                     rows.append((name, "keras", "float32", batch, keras_ms, 1.0, None))
                 for artifact in artifacts:

@@ -20,7 +20,9 @@ import tempfile
 
 import numpy as np
 
-from keras_attn import corpora, runtime, training
+from keras_attn import models, runtime, training
+from keras_attn.data import corpora
+from keras_attn.training import scoring
 from keras_attn.export import export
 from keras_attn.saving import load_model
 
@@ -33,31 +35,28 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("run_dir", help="a directory written by `keras-attn train` or `finetune`")
     parser.add_argument("--data-dir")
-    parser.add_argument("--examples", type=int)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-examples", type=int, help="score the first N test examples (default: all)")
     parser.add_argument("--append")
     args = parser.parse_args()
 
-    config, task = corpora.load_run_task(args.run_dir, args.data_dir, args.examples, args.seed)
-    family = config["family"]
+    config, task = corpora.load_run_task(args.run_dir, args.data_dir)
     model = load_model(os.path.join(args.run_dir, "model.keras"), compile=False)
-    lengths = config.get("lengths", {})
+    decodes = models.kind_of(model).decodes
     directories = {}
     for quantize in ("fp16", "int8"):
         directories[quantize] = os.path.join(tempfile.mkdtemp(), "export")
-        export(model, directories[quantize], formats=("tflite", "onnx"), quantize=quantize, **lengths)
+        export(model, directories[quantize], formats=("tflite", "onnx"), quantize=quantize, lengths=config["lengths"])
 
-    if family == "seq2seq":
+    if decodes:
         metric = "greedy sacreBLEU"
 
         def score(decode):
-            return training.score_translations(task, "test", decode, limit=args.eval_examples)["bleu"]
+            return scoring.translation_scores(task, "test", decode, limit=args.eval_examples)["bleu"]
 
         def artifact_decode(exported):
             return lambda source, max_length: exported.greedy(source, max_length=max_length).tokens
 
-        keras_score = training.evaluate(model, family, task, "test", limit=args.eval_examples)["test_bleu"]
+        keras_score = training.evaluate(model, task, "test", limit=args.eval_examples)["test_bleu"]
     else:
         metric = "accuracy (%)"
         token_ids, labels = (array[: args.eval_examples] for array in task.splits["test"])
@@ -68,14 +67,14 @@ def main():
         def artifact_decode(exported):
             return exported.classify
 
-        keras_score = 100 * training.evaluate(model, family, task, "test", limit=args.eval_examples)["test_accuracy"]
+        keras_score = 100 * training.evaluate(model, task, "test", limit=args.eval_examples)["test_accuracy"]
 
     rows = [f"| Keras (TensorFlow) | float32 | {keras_score:.2f} | baseline | | |"]
     float_sizes = {}
     for fmt, quantization in ARTIFACTS:
         directory = directories["fp16" if quantization == "fp16" else "int8"]
         exported = runtime.ExportedModel(directory, format=fmt, quantization=quantization)
-        roles = ("encoder", "decoder_step") if family == "seq2seq" else ("forward",)
+        roles = ("encoder", "decoder_step") if decodes else ("forward",)
         size = sum(a["size_bytes"] for a in exported.manifest["artifacts"]
                    if (a["format"], a["quantization"]) == (fmt, quantization) and a["role"] in roles)
         float_sizes.setdefault(fmt, size)

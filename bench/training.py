@@ -104,7 +104,7 @@ def measure(preset, variant, config, length, batch_size, steps, mixed_precision)
     data = batches(np.random.default_rng(0), 4, batch_size, length, config["source_vocabulary_size"])
     with layers.fused_attention("fused" in variant):
         model = build_plain_transformer(**config) if variant == VARIANTS[0] else zoo.build(preset, **config)
-        training.compile_model(model, "seq2seq", 1e-4)
+        training.compile_model(model, 1e-4)
         start = time.perf_counter()
         model.train_on_batch(*data[0])
         compile_seconds = time.perf_counter() - start

@@ -30,6 +30,15 @@ def _add_data_dir(parser):
     parser.add_argument("--data-dir", help="folder laid out like shared/data (default: $KERAS_ATTN_DATA, else download)")
 
 
+def _add_file_options(parser, vocabulary_size=True):
+    parser.add_argument("--test-file", help="with --train-file: the test split (default: a seeded 80/10/10 split)")
+    parser.add_argument("--tokenization", choices=["wordpiece", "words", "characters"], default="wordpiece",
+                        help="with --train-file: how to tokenize it (wordpiece learns its vocabulary with tensorflow-text)")
+    if vocabulary_size:
+        parser.add_argument("--vocabulary-size", type=int, default=8000, help="with --train-file")
+    parser.add_argument("--max-tokens", type=int, default=64, help="with --train-file: tokens per row")
+
+
 def _add_overrides(parser):
     parser.add_argument("--set", dest="overrides", type=_parse_override, action="append", default=[],
                         metavar="KEY=VALUE", help="override a config value (repeatable)")
@@ -60,7 +69,10 @@ def _parser():
     source.add_argument("--task", help="built-in task (default: the preset's own)")
     source.add_argument("--data", choices=["spa-eng", "sst2"], help="a real corpus (needs TensorFlow for tokenizing)")
     source.add_argument("--task-file", help="a tokenized task written by `keras-attn prepare` (no TensorFlow needed)")
+    source.add_argument("--train-file", help="your own TSV: source<TAB>target pairs (translators) or text<TAB>label "
+                        "rows (classifiers); labels may be names or integers")
     _add_data_dir(train)
+    _add_file_options(train)
     train.add_argument("--examples", type=int, help="examples to use (default: 10000 for built-in tasks, all of a corpus)")
     train.add_argument("--beam", type=int, help="also evaluate with beam search of this width")
     train.add_argument("--eval-examples", type=int, help="evaluate on the first N test examples (default: all; 0: none)")
@@ -76,15 +88,18 @@ def _parser():
     )
     what = prepare.add_mutually_exclusive_group(required=True)
     what.add_argument("--data", choices=["spa-eng", "sst2"], help="a task file for `train --task-file`")
+    what.add_argument("--train-file", help="your own TSV (see `train --train-file`); needs --task-type")
     what.add_argument("--pretraining", help="a masked-LM corpus for `pretrain --corpus-file`, from these "
                       "comma-separated texts: wikitext-2, sst2-text")
     _add_data_dir(prepare)
     prepare.add_argument("--examples", type=int, help="examples to use (default: all)")
     prepare.add_argument("--seed", type=int, default=0)
-    prepare.add_argument("--vocabulary-size", type=int, default=8000, help="--pretraining: WordPiece vocabulary size")
+    prepare.add_argument("--vocabulary-size", type=int, default=8000, help="--pretraining or --train-file: vocabulary size")
     prepare.add_argument("--max-length", type=int, default=64, help="--pretraining: word pieces per row, [CLS] included")
     prepare.add_argument("--vocabulary-from", help="--data sst2: tokenize with this prepared pretraining corpus's "
                          "vocabulary and row width (for `finetune --task-file`)")
+    prepare.add_argument("--task-type", choices=["translation", "classification"], help="--train-file: what it holds")
+    _add_file_options(prepare, vocabulary_size=False)
     prepare.add_argument("--out", required=True, help="the .npz file to write")
 
     pretrain = commands.add_parser("pretrain", help="masked-LM pretraining of a BERT preset on unlabeled text")
@@ -113,8 +128,6 @@ def _parser():
     evaluate = commands.add_parser("evaluate", help="score a model trained on a corpus on its test split")
     evaluate.add_argument("directory", help="a directory written by `keras-attn train` or `finetune`")
     _add_data_dir(evaluate)
-    evaluate.add_argument("--examples", type=int, help="the --examples the model was trained with (fixes the split)")
-    evaluate.add_argument("--seed", type=int, default=0, help="the --seed the model was trained with")
     evaluate.add_argument("--eval-examples", type=int, help="score N evenly spaced test examples (default: all)")
     evaluate.add_argument("--beam", type=int, help="translators: beam width (default: greedy)")
 
@@ -171,6 +184,8 @@ def _train(args):
         task = corpora.load(args.data, args.data_dir, num_examples=args.examples, seed=args.seed)
     elif args.task_file:
         task = tasks.load_file(args.task_file)
+    elif args.train_file:
+        task = _file_task(args, spec.kind.task_type)
     else:
         task = tasks.load(args.task or spec.default_task, num_examples=args.examples or 10000, seed=args.seed)
     model, report = training.train(
@@ -196,6 +211,13 @@ def _prepare(args):
 
     if args.vocabulary_from and args.data != "sst2":
         raise ValueError("--vocabulary-from applies to --data sst2 (the fine-tuning task of a pretraining corpus).")
+    if args.train_file:
+        if not args.task_type:
+            raise ValueError("--train-file needs --task-type translation or classification.")
+        task = _file_task(args, args.task_type)
+        tasks.save(task, args.out)
+        print(f"{task.name}: {_split_sizes(task)}; wrote {args.out}")
+        return
     if args.pretraining:
         names = _text_names(args.pretraining)
         vocabulary, train_ids, validation_ids = corpora.pretraining_corpus(
@@ -212,8 +234,18 @@ def _prepare(args):
     task = corpora.load(args.data, args.data_dir, num_examples=args.examples, seed=args.seed,
                         vocabularies=vocabularies, max_length=max_length)
     tasks.save(task, args.out)
-    sizes = ", ".join(f"{split} {len(targets):,d}" for split, (_, targets) in task.splits.items())
-    print(f"{task.name}: {sizes}; wrote {args.out}")
+    print(f"{task.name}: {_split_sizes(task)}; wrote {args.out}")
+
+
+def _split_sizes(task):
+    return ", ".join(f"{split} {len(targets):,d}" for split, (_, targets) in task.splits.items())
+
+
+def _file_task(args, task_type):
+    from keras_attn.data import corpora
+
+    return corpora.from_files(task_type, args.train_file, args.test_file, args.tokenization,
+                              getattr(args, "vocabulary_size", 8000), args.max_tokens, args.seed)
 
 
 def _text_names(argument):
@@ -271,7 +303,7 @@ def _evaluate(args):
     from keras_attn.data import corpora
     from keras_attn.saving import load_model
 
-    _, task = corpora.load_run_task(args.directory, args.data_dir, args.examples, args.seed)
+    _, task = corpora.load_run_task(args.directory, args.data_dir)
     model = load_model(os.path.join(args.directory, "model.keras"), compile=False)
     scores = training.evaluate(model, task, "test", limit=args.eval_examples, beam_size=args.beam)
     print(json.dumps(scores))
@@ -349,15 +381,34 @@ def _show_translations(model, task, count=5):
 
 
 def _quiet_tensorflow():
-    """Keeps TensorFlow's C++ log lines (oneDNN, CUDA not found, CPU features)
-    out of the output; must run before TensorFlow is imported."""
+    """Imports TensorFlow (where it is installed) with the process's stderr
+    sent to /dev/null: its C++ libraries log at load (oneDNN, CUDA not found,
+    CPU features) through absl, which `TF_CPP_MIN_LOG_LEVEL` no longer
+    silences in TensorFlow 2.21. Later log lines stay off too."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    if "tensorflow" in sys.modules:
+        return
+    stderr = sys.stderr.fileno()
+    saved, devnull = os.dup(stderr), os.open(os.devnull, os.O_WRONLY)
+    sys.stderr.flush()
+    os.dup2(devnull, stderr)
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        pass  # a machine without TensorFlow (the JAX-only GPU machine)
+    finally:
+        os.dup2(saved, stderr)
+        os.close(saved)
+        os.close(devnull)
+
+
+# Commands that load TensorFlow whatever the Keras backend.
+_TENSORFLOW_COMMANDS = ("export", "verify", "prepare")
 
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    if not args.verbose:
+    if not args.verbose and (args.command in _TENSORFLOW_COMMANDS or os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow"):
         _quiet_tensorflow()
     from keras_attn import progress
 

@@ -13,9 +13,12 @@ def pytest_collection_modifyitems(config, items):
     if BACKEND == "tensorflow":
         return
     skip = pytest.mark.skip(reason=f"needs the TensorFlow backend (running {BACKEND})")
+    once = pytest.mark.skip(reason="launches its own interpreters: runs once, in the TensorFlow pass")
     for item in items:
         if "tensorflow" in item.keywords:
             item.add_marker(skip)
+        elif "own_process" in item.keywords:
+            item.add_marker(once)
 
 
 @pytest.fixture
@@ -36,12 +39,48 @@ def pad_right(ids, extra):
     return np.concatenate([ids, np.zeros((ids.shape[0], extra), ids.dtype)], axis=1)
 
 
-def run_python(code, backend, block_tensorflow=False, timeout=600):
+def run_python(code, backend, block_tensorflow=False, timeout=600, env=None):
     """Runs `code` in a fresh interpreter under `backend`; returns its stdout."""
     prelude = "import sys; sys.modules['tensorflow'] = None\n" if block_tensorflow else ""
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
     result = subprocess.run(
         [sys.executable, "-c", prelude + code], env=env, capture_output=True, text=True, timeout=timeout
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return result.stdout
+
+
+SUBJECTS = [("el gato", "the cat"), ("la niña", "the girl"), ("mi padre", "my father"), ("tu amigo", "your friend"),
+            ("el perro", "the dog"), ("la maestra", "the teacher")]
+VERBS = [("come", "eats"), ("ve", "sees"), ("quiere", "wants"), ("tiene", "has"), ("busca", "looks for")]
+OBJECTS = [("pescado", "fish"), ("una manzana", "an apple"), ("el libro", "the book"), ("agua", "water"),
+           ("la pelota", "the ball"), ("pan", "bread")]
+
+
+def write_tiny_corpora(folder):
+    """A data folder laid out like shared/data, with small corpora made here:
+    180 Spanish-English pairs (one sentence pattern), an SST-2-like TSV of the
+    `sentiment` task's sentences, and WikiText-like text with its escapes."""
+    from keras_attn.data import tasks
+
+    (folder / "spa-eng").mkdir(parents=True)
+    pairs = [f"{se.capitalize()} {ve} {oe}.\t{ss.capitalize()} {vs} {os_}."
+             for ss, se in SUBJECTS for vs, ve in VERBS for os_, oe in OBJECTS]
+    (folder / "spa-eng" / "spa.txt").write_text("\n".join(pairs) + "\n", encoding="utf-8")
+    (folder / "sst2").mkdir()
+    sentiment = tasks.sentiment(900, seed=5)
+    rows = [f"{text}\t{label}" for split in ("train", "validation") for text, label in sentiment.examples[split]]
+    (folder / "sst2" / "train.tsv").write_text("sentence\tlabel\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    dev = [f"{text}\t{label}" for text, label in sentiment.examples["test"]]
+    (folder / "sst2" / "dev.tsv").write_text("sentence\tlabel\n" + "\n".join(dev) + "\n", encoding="utf-8")
+    (folder / "wikitext-2").mkdir()
+    english = [pair.split("\t")[1] for pair in pairs]
+    lines = [" = Cats = "] + [f" {a[:-1]} @-@ {b[:-1].lower()} <unk> ." for a, b in zip(english[::2], english[1::2])]
+    for name in ("valid.txt", "test.txt"):
+        (folder / "wikitext-2" / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_corpora(tmp_path_factory):
+    return write_tiny_corpora(tmp_path_factory.mktemp("data"))

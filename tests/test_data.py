@@ -103,22 +103,20 @@ def test_pure_python_wordpiece_reproduces_tensorflow_text_on_every_corpus_senten
     assert reference.detokenize(expected[:50]) == [pure.decode(ids) for ids in expected[:50]]
 
 
-@needs_corpora
 @pytest.mark.tensorflow
-def test_a_short_run_on_a_corpus_slice_learns(tmp_path, capsys):
+def test_a_short_run_on_a_corpus_learns_and_every_command_reads_it_back(tiny_corpora, tmp_path, capsys):
     import keras_attn
     from keras_attn import training
     from keras_attn.data import corpora
 
-    task = corpora.spa_eng(num_examples=1200, vocabulary_size=1000, max_length=16)
+    task = corpora.spa_eng(tiny_corpora, vocabulary_size=200, max_length=16)
     assert all(len(task.splits[s][0]) for s in ("train", "validation", "test"))
     sources = [{s for s, _ in task.examples[name]} for name in ("train", "validation", "test")]
     assert not (sources[0] & sources[1]) and not (sources[0] & sources[2])
     _, report = training.train(
-        "bahdanau", task, tmp_path, epochs=2, batch_size=32, overrides={"embedding_dim": 32, "units": 64}, verbose=0
+        "bahdanau", task, tmp_path, epochs=3, batch_size=16, overrides={"embedding_dim": 32, "units": 64}, verbose=0
     )
-    assert report["history"]["loss"][-1] < report["history"]["loss"][0]
-    assert 0.0 <= report["test_bleu"] <= 100.0
+    assert report["history"]["loss"][-1] < 0.8 * report["history"]["loss"][0]
     assert (tmp_path / "target_vocabulary.txt").read_text().startswith("[PAD]\n[UNK]\n")
 
     # `keras-attn translate` tokenizes in pure Python the way training did.
@@ -133,7 +131,7 @@ def test_a_short_run_on_a_corpus_slice_learns(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[0] == expected
 
     # `keras-attn evaluate` rebuilds the same test split from the saved vocabularies.
-    assert cli.main(["evaluate", str(tmp_path), "--examples", "1200"]) == 0
+    assert cli.main(["evaluate", str(tmp_path), "--data-dir", str(tiny_corpora)]) == 0
     scores = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert scores["test_bleu"] == pytest.approx(report["test_bleu"], abs=1e-9)
 
@@ -144,20 +142,9 @@ def test_a_short_run_on_a_corpus_slice_learns(tmp_path, capsys):
     exported = tmp_path / "export"
     assert cli.main(["export", str(tmp_path / "model.keras"), "--out", str(exported), "--formats", "saved_model"]) == 0
     out = run_python(f"import sys; from keras_attn import cli; sys.exit(cli.main(['verify', {str(exported)!r}]))",
-                     "tensorflow")
-    assert "text" in out
-
-
-def _corpus_slice(folder, lines=300):
-    """A data folder laid out like shared/data with the first `lines` of each file."""
-    for name in ("wikitext-2", "sst2"):
-        files = data.dataset_files(name)
-        for role, path in files.items():
-            target = folder / os.path.relpath(path, os.environ[data.DATA_ENV])
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, encoding="utf-8") as f:
-                target.write_text("".join(line for _, line in zip(range(lines), f)), encoding="utf-8")
-    return folder
+                     "tensorflow", env={"KERAS_ATTN_DATA": str(tiny_corpora)})
+    text_row = next(line for line in out.splitlines() if line.startswith("text_saved_model"))
+    assert text_row.endswith("pass") and out.strip().endswith("PASSED")
 
 
 def test_prepare_refuses_a_vocabulary_for_another_task(tmp_path, capsys):
@@ -168,15 +155,14 @@ def test_prepare_refuses_a_vocabulary_for_another_task(tmp_path, capsys):
     assert "--vocabulary-from applies to --data sst2" in capsys.readouterr().err
 
 
-@needs_corpora
 @pytest.mark.tensorflow
-def test_the_bert_recipe_runs_from_prepared_files_where_there_is_no_tensorflow(tmp_path, capsys):
+def test_the_bert_recipe_runs_from_prepared_files_where_there_is_no_tensorflow(tiny_corpora, tmp_path, capsys):
     from keras_attn import cli
     from keras_attn.data import masked_lm as pretraining, tasks
     from keras_attn.tokenizers.vocabulary import CLS_ID
     from tests.conftest import run_python
 
-    data_dir = _corpus_slice(tmp_path / "data")
+    data_dir = tiny_corpora
     corpus, sst2 = tmp_path / "corpus.npz", tmp_path / "sst2.npz"
     assert cli.main(["prepare", "--pretraining", "wikitext-2,sst2-text", "--data-dir", str(data_dir),
                      "--vocabulary-size", "400", "--max-length", "32", "--out", str(corpus)]) == 0
@@ -203,17 +189,16 @@ def test_the_bert_recipe_runs_from_prepared_files_where_there_is_no_tensorflow(t
     )
     assert json.loads((pretrained / "report.json").read_text())["train_rows"] == len(train_ids)
     assert (pretrained / "source_vocabulary.txt").read_text().splitlines() == vocabulary.tokens
-    assert 0.0 <= json.loads((tuned / "report.json").read_text())["test_accuracy"] <= 1.0
+    assert json.loads((tuned / "report.json").read_text())["pretrained"] == str(pretrained)
 
 
-@needs_corpora
 @pytest.mark.tensorflow
-def test_pretrain_then_finetune_moves_the_pretrained_backbone(tmp_path, capsys):
+def test_pretrain_then_finetune_moves_the_pretrained_backbone(tiny_corpora, tmp_path, capsys):
     import keras_attn
     from keras_attn import cli, training
     from keras_attn.data import corpora
 
-    data_dir = _corpus_slice(tmp_path / "data")
+    data_dir = tiny_corpora
     sizes = ["--set", "num_layers=1", "--set", "hidden_dim=32", "--set", "num_heads=2", "--set", "intermediate_dim=64"]
     pretrained = tmp_path / "mlm"
     argv = ["pretrain", "bert-tiny", "--data-dir", str(data_dir), "--vocabulary-size", "400", "--max-length", "32",
@@ -221,7 +206,8 @@ def test_pretrain_then_finetune_moves_the_pretrained_backbone(tmp_path, capsys):
     assert cli.main(argv) == 0
     report = json.loads((pretrained / "report.json").read_text())
     # Held-out masked tokens: far better than a uniform guess over the vocabulary.
-    assert report["history"]["val_loss"][-1] < np.log(400) - 0.5
+    vocabulary_size = len((pretrained / "source_vocabulary.txt").read_text().splitlines())
+    assert report["history"]["val_loss"][-1] < np.log(vocabulary_size) - 0.5
     assert report["data"] == ["wikitext-2", "sst2-text"] and report["train_rows"] > 300
     assert "masked-LM validation loss" in capsys.readouterr().out
 
@@ -237,29 +223,28 @@ def test_pretrain_then_finetune_moves_the_pretrained_backbone(tmp_path, capsys):
         weights = model.backbone.get_layer("embeddings").get_weights()[0]
         same = np.allclose(weights, pretrained_embedding.get_weights()[0], atol=1e-6)
         assert same != random_init
-        assert (report["pretrained"] is None) == random_init and 0.0 <= report["test_accuracy"] <= 1.0
+        assert (report["pretrained"] is None) == random_init
     assert (tmp_path / "clfFalse" / "source_vocabulary.txt").read_text() == (pretrained / "source_vocabulary.txt").read_text()
 
     # And through the CLI, with a task the pretraining vocabulary never saw refused.
     argv = ["finetune", str(pretrained), "--data-dir", str(data_dir), "--epochs", "1", "--out", str(tmp_path / "cli")]
     assert cli.main(argv) == 0
     assert "sst2 from pretrained" in capsys.readouterr().out
-    other = corpora.sst2(data_dir, vocabulary_size=300, max_length=32)
+    other = corpora.sst2(data_dir, vocabulary_size=60, max_length=32)
     with pytest.raises(ValueError, match="pretraining vocabulary"):
         training.finetune(pretrained, other, tmp_path / "refused")
 
 
-@needs_corpora
 @pytest.mark.tensorflow
-def test_a_prepared_task_file_trains_where_there_is_no_tensorflow(tmp_path, capsys):
+def test_a_prepared_task_file_trains_where_there_is_no_tensorflow(tiny_corpora, tmp_path, capsys):
     from keras_attn import cli
     from keras_attn.data import corpora, tasks
     from tests.conftest import run_python
 
     path = tmp_path / "spa-eng.npz"
-    assert cli.main(["prepare", "--data", "spa-eng", "--examples", "600", "--out", str(path)]) == 0
+    assert cli.main(["prepare", "--data", "spa-eng", "--data-dir", str(tiny_corpora), "--out", str(path)]) == 0
     assert "wrote" in capsys.readouterr().out
-    original = corpora.spa_eng(num_examples=600)  # same seed: same split and vocabularies
+    original = corpora.spa_eng(tiny_corpora)  # same seed: same split and vocabularies
     loaded = tasks.load_file(path)
     np.testing.assert_array_equal(loaded.splits["test"][1], original.splits["test"][1])
     assert [loaded.target_text(row) for row in loaded.splits["test"][1]] == [

@@ -17,20 +17,8 @@ from tests.test_zoo import SMALL
 
 pytestmark = pytest.mark.tensorflow
 
-# Small widths keep CI fast; the structure of each preset is unchanged.
-TINY = {
-    "bahdanau": dict(embedding_dim=8, units=16),
-    "transformer": dict(hidden_dim=16, num_layers=2, num_heads=2, intermediate_dim=32),
-    "transformer-base": dict(hidden_dim=16, num_layers=2, num_heads=2, intermediate_dim=32),
-    "bert-tiny": dict(num_layers=1, hidden_dim=16, num_heads=2, intermediate_dim=32),
-    "bert-mini": dict(num_layers=1, hidden_dim=16, num_heads=2, intermediate_dim=32),
-    "bert-small": dict(num_layers=1, hidden_dim=16, num_heads=2, intermediate_dim=32),
-    "transformer-classifier": dict(),
-}
-
-
 def build(name, **extra):
-    return zoo.build(name, **SMALL[name], **TINY[name], **extra)
+    return zoo.build(name, **{**SMALL[name], **extra})
 
 
 @pytest.fixture(scope="module")

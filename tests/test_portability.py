@@ -46,6 +46,7 @@ def test_core_trains_under_jax_without_tensorflow_and_loads_under_tensorflow(tmp
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5, err_msg=name)
 
 
+@pytest.mark.own_process
 def test_everything_outside_the_tensorflow_only_modules_imports_without_tensorflow():
     out = run_python(
         "import importlib, pkgutil, keras_attn\n"
@@ -62,6 +63,7 @@ def test_everything_outside_the_tensorflow_only_modules_imports_without_tensorfl
     assert out.strip().splitlines()[-1] == "False"
 
 
+@pytest.mark.own_process
 def test_every_submodule_the_readme_names_is_reachable_after_import():
     import re
     from pathlib import Path

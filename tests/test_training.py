@@ -45,8 +45,8 @@ def test_bert_pretrains_then_finetunes(tmp_path):
     # Masked-LM loss per prediction, falling from the uniform guess over the vocabulary.
     losses = report["pretraining_loss"]
     assert losses[-1] < losses[0] - 0.05 and losses[0] < np.log(len(task.vocabulary)) + 0.1
-    assert 0.0 <= report["test_accuracy"] <= 1.0
     reloaded = keras_attn.load_model(tmp_path / "model.keras")
+    assert training.evaluate(reloaded, task)["test_accuracy"] == report["test_accuracy"]
     ids = task.splits["test"][0][:4]
     x = {"token_ids": ids, "segment_ids": np.zeros_like(ids)}
     np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
@@ -86,5 +86,6 @@ def test_cli_trains_a_classifier(tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["train", "transformer-classifier", "--examples", "400", "--epochs", "1", "--out", str(out)]
     assert cli.main(argv) == 0
-    assert "test_accuracy" in capsys.readouterr().out
+    accuracy = json.loads((out / "report.json").read_text())["test_accuracy"]
+    assert f"{{'test_accuracy': {accuracy}}}" in capsys.readouterr().out
     assert (out / "model.keras").exists() and (out / "source_vocabulary.txt").exists()

@@ -5,14 +5,18 @@ import pytest
 
 from keras_attn import zoo
 
-# Small vocabularies and lengths keep every preset quick; the layer sizes stay the preset's.
+# Small vocabularies, lengths and widths keep every preset quick; each preset's structure stays its own.
+_TINY_TRANSFORMER = dict(hidden_dim=16, num_layers=2, num_heads=2, intermediate_dim=32)
+_TINY_BERT = dict(vocabulary_size=40, max_length=16, num_layers=1, hidden_dim=16, num_heads=2, intermediate_dim=32)
 SMALL = {
-    "bahdanau": dict(source_vocabulary_size=40, target_vocabulary_size=30),
-    "transformer": dict(source_vocabulary_size=40, target_vocabulary_size=30, max_source_length=16, max_target_length=16),
-    "transformer-base": dict(source_vocabulary_size=40, target_vocabulary_size=30, max_source_length=16, max_target_length=16),
-    "bert-tiny": dict(vocabulary_size=40, max_length=16),
-    "bert-mini": dict(vocabulary_size=40, max_length=16),
-    "bert-small": dict(vocabulary_size=40, max_length=16),
+    "bahdanau": dict(source_vocabulary_size=40, target_vocabulary_size=30, embedding_dim=8, units=16),
+    "transformer": dict(source_vocabulary_size=40, target_vocabulary_size=30, max_source_length=16,
+                        max_target_length=16, **_TINY_TRANSFORMER),
+    "transformer-base": dict(source_vocabulary_size=40, target_vocabulary_size=30, max_source_length=16,
+                             max_target_length=16, **_TINY_TRANSFORMER),
+    "bert-tiny": _TINY_BERT,
+    "bert-mini": _TINY_BERT,
+    "bert-small": _TINY_BERT,
     "transformer-classifier": dict(vocabulary_size=40, max_length=16),
 }
 
@@ -48,8 +52,8 @@ def test_build_validates_before_building():
 
 
 def test_overrides_apply():
-    model = zoo.build("transformer", num_layers=2, **SMALL["transformer"])
-    assert sum(layer.name.startswith("decoder_layer_") for layer in model.layers) == 2
+    model = zoo.build("transformer", **{**SMALL["transformer"], "num_layers": 3})
+    assert sum(layer.name.startswith("decoder_layer_") for layer in model.layers) == 3
     assert isinstance(zoo.build("bert-tiny", head="masked_lm", **SMALL["bert-tiny"]), keras.Model)
 
 

@@ -1,29 +1,32 @@
-"""Tasks from real corpora, tokenized with WordPiece.
-
-Learning a vocabulary needs tensorflow-text (`tokenizers.tf_wordpiece`,
-imported only then); tokenizing uses the pure-Python `WordPieceTokenizer`,
-which gives tensorflow-text's ids. So a corpus task with saved
-vocabularies (`evaluate`, `finetune`) loads without TensorFlow.
+"""Tasks from real text: the named corpora and a user's own files.
 
 - `spa_eng`: Spanish → English translation from the Anki/Tatoeba pairs,
   split 80/10/10 by seed with each Spanish sentence in one split only;
 - `sst2`: GLUE SST-2 sentiment; `train.tsv` is split into train and
   validation, and the GLUE dev set (872 sentences) is the test split;
+- `from_files`: a user's TSV files, sentence pairs (`source<TAB>target`)
+  for translators or `text<TAB>label` (names or integers) for classifiers,
+  with a separate test file or a seeded split;
 - `pretraining_corpus`: unlabeled text for masked-LM pretraining
   (`wikitext-2`, and `sst2-text`: the SST-2 training sentences, labels
   unused; never the dev set).
 
-The vocabularies are learned on the training split only.
+Vocabularies are learned on the training split only (WordPiece needs
+tensorflow-text for that, imported only then); tokenizing is pure Python.
+Every task records its `origin`: what fixes its data (files and their
+sha256, example count, seed), so `load_run_task` rebuilds the same splits
+and refuses data that changed.
 """
 
-import json
+import hashlib
 import os
 
 import numpy as np
 
-from keras_attn import progress
+from keras_attn import progress, tokenizers
 from keras_attn.data import readers as data
 from keras_attn.data import tasks
+from keras_attn.models.kind import CLASSIFICATION, TRANSLATION
 from keras_attn.tokenizers import Vocabulary, WordPieceTokenizer, pad_sequences
 from keras_attn.tokenizers.vocabulary import CLS_ID
 
@@ -31,12 +34,10 @@ CORPUS_TASKS = ("spa-eng", "sst2")
 PRETRAINING_TEXTS = ("wikitext-2", "sst2-text")
 
 
-def learn_vocabulary(sentences, vocabulary_size):
-    """A WordPiece vocabulary learned on `sentences` with tensorflow-text."""
-    from keras_attn.tokenizers import tf_wordpiece
-
-    with progress.step(f"learning a WordPiece vocabulary of {vocabulary_size:,d} on {len(sentences):,d} sentences"):
-        return tf_wordpiece.learn_vocabulary(sentences, vocabulary_size)
+def learn_vocabulary(tokenization, sentences, vocabulary_size):
+    """A vocabulary of `tokenization` learned on `sentences`."""
+    with progress.step(f"learning a {tokenization} vocabulary of {vocabulary_size:,d} on {len(sentences):,d} sentences"):
+        return tokenizers.TOKENIZERS[tokenization].learn(sentences, vocabulary_size)
 
 
 def tokenize(tokenizer, sentences):
@@ -45,61 +46,144 @@ def tokenize(tokenizer, sentences):
         return [tokenizer.encode(sentence) for sentence in sentences]
 
 
-def spa_eng(data_dir=None, vocabulary_size=8000, max_length=24, num_examples=None, seed=0, vocabularies=None):
-    """The Spanish → English `TranslationTask`; pairs longer than
-    `max_length` word pieces (either side, with [START]/[END]) are dropped.
-    `vocabularies` (`{"source": tokens, "target": tokens}`, e.g. a trained
-    model's) are used as they are; otherwise they are learned on the
-    training split."""
-    pairs = data.read_pairs(data.dataset_files("spa-eng", data_dir)["pairs"]).records
-    if num_examples:
-        order = np.random.default_rng(seed).permutation(len(pairs))[:num_examples]
-        pairs = [pairs[i] for i in sorted(order)]
-    english = [e for e, _ in pairs]
-    spanish = [s for _, s in pairs]
-    train, validation, test = data.grouped_split(spanish, seed=seed)
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sample(records, num_examples, seed):
+    """`num_examples` of `records` drawn by `seed`, in file order (all without a number)."""
+    if not num_examples:
+        return records
+    order = np.random.default_rng(seed).permutation(len(records))[:num_examples]
+    return [records[i] for i in sorted(order)]
+
+
+def translation_task(name, pairs, test_pairs=None, tokenization="wordpiece", vocabulary_size=8000, max_length=64,
+                     seed=0, vocabularies=None, origin=None):
+    """A `TranslationTask` of `(source, target)` text pairs.
+
+    Without `test_pairs`, the pairs split 80/10/10 by seed, each source
+    sentence in one split only; with them, the pairs split 90/10 into train
+    and validation. Pairs longer than `max_length` tokens (either side,
+    the target with [START]/[END]) are dropped. `vocabularies`
+    (`{"source": tokens, "target": tokens}`, e.g. a trained model's) are
+    used as they are; otherwise they are learned on the training split.
+    """
+    all_pairs = list(pairs) + list(test_pairs or [])
+    sources = [source for source, _ in all_pairs]
+    if test_pairs is None:
+        train, validation, test = data.grouped_split(sources, seed=seed)
+    else:
+        train, validation, _ = data.grouped_split(sources[: len(pairs)], fractions=(0.9, 0.1, 0.0), seed=seed)
+        test = np.arange(len(pairs), len(all_pairs))
     tokenizer_of, ids = {}, {}
-    for side, sentences in (("source", spanish), ("target", english)):
-        tokens = (vocabularies or {}).get(side) or learn_vocabulary([sentences[i] for i in train], vocabulary_size)
-        tokenizer_of[side] = WordPieceTokenizer(tokens)
+    for side, column in (("source", 0), ("target", 1)):
+        sentences = [pair[column] for pair in all_pairs]
+        tokens = (vocabularies or {}).get(side) or learn_vocabulary(
+            tokenization, [sentences[i] for i in train], vocabulary_size
+        )
+        tokenizer_of[side] = tokenizers.make(tokenization, tokens)
         ids[side] = tokenize(tokenizer_of[side], sentences)
     ids["target"] = [tasks.add_start_end(row) for row in ids["target"]]
-    # Pairs longer than `max_length` on either side are dropped.
     fits = np.array([len(s) <= max_length and len(t) <= max_length for s, t in zip(ids["source"], ids["target"])])
     source = pad_sequences([row if ok else [] for row, ok in zip(ids["source"], fits)], max_length)
     target = pad_sequences([row if ok else [] for row, ok in zip(ids["target"], fits)], max_length)
     splits, examples = {}, {}
-    for name, index in (("train", train), ("validation", validation), ("test", test)):
+    for split, index in (("train", train), ("validation", validation), ("test", test)):
         index = index[fits[index]]
-        splits[name] = (source[index], target[index])
-        examples[name] = [(spanish[i], english[i]) for i in index]
-    return tasks.TranslationTask("spa-eng", tokenizer_of["source"], tokenizer_of["target"], splits, examples)
+        splits[split] = (source[index], target[index])
+        examples[split] = [all_pairs[i] for i in index]
+    return tasks.TranslationTask(name, tokenizer_of["source"], tokenizer_of["target"], splits, examples, origin=origin)
+
+
+def class_ids(labels, names=None):
+    """`(ids, names)`: class ids of `labels` (strings or integers). Integer
+    labels are the ids (`names` is `None`); other labels are named classes,
+    numbered in sorted order unless `names` (a saved run's) fixes it."""
+    if names is None and all(isinstance(label, int) or str(label).lstrip("-").isdigit() for label in labels):
+        ids = np.array([int(label) for label in labels], "int32")
+        if ids.size and ids.min() < 0:
+            raise ValueError(f"Integer labels must be class ids >= 0; found {int(ids.min())}.")
+        return ids, None
+    names = names or sorted({str(label) for label in labels})
+    index = {name: i for i, name in enumerate(names)}
+    unknown = sorted({str(label) for label in labels} - set(index))
+    if unknown:
+        raise ValueError(f"Labels {unknown[:5]} are not among the run's classes {names}.")
+    return np.array([index[str(label)] for label in labels], "int32"), names
+
+
+def classification_task(name, rows, test_rows=None, tokenization="wordpiece", vocabulary_size=8000, max_length=64,
+                        seed=0, vocabulary=None, labels=None, origin=None, validation_fraction=0.1):
+    """A `ClassificationTask` of `(text, label)` rows; ids start with [CLS]
+    and are cut to `max_length`. Without `test_rows`, the rows split
+    80/10/10 by seed (each text in one split); with them, into train and
+    `validation_fraction` validation. `vocabulary` (a token list) is used as
+    it is; `labels` (class names) fix the numbering of named classes."""
+    all_rows = list(rows) + list(test_rows or [])
+    texts = [text for text, _ in all_rows]
+    if test_rows is None:
+        train, validation, test = data.grouped_split(texts, seed=seed)
+    else:
+        fractions = (1 - validation_fraction, validation_fraction, 0.0)
+        train, validation, _ = data.grouped_split(texts[: len(rows)], fractions=fractions, seed=seed)
+        test = np.arange(len(rows), len(all_rows))
+    label_ids, names = class_ids([label for _, label in all_rows], labels)
+    tokens = vocabulary or learn_vocabulary(tokenization, [texts[i] for i in train], vocabulary_size)
+    tokenizer = tokenizers.make(tokenization, tokens)
+    ids = pad_sequences([[CLS_ID] + row[: max_length - 1] for row in tokenize(tokenizer, texts)], max_length)
+    num_classes = len(names) if names else int(label_ids.max()) + 1
+    splits = {split: (ids[index], label_ids[index]) for split, index in
+              (("train", train), ("validation", validation), ("test", test))}
+    examples = {split: [all_rows[i] for i in index] for split, index in
+                (("train", train), ("validation", validation), ("test", test))}
+    return tasks.ClassificationTask(name, tokenizer, num_classes, splits, examples, labels=names, origin=origin)
+
+
+def spa_eng(data_dir=None, vocabulary_size=8000, max_length=24, num_examples=None, seed=0, vocabularies=None):
+    """The Spanish → English `TranslationTask` (see `translation_task`)."""
+    path = data.dataset_files("spa-eng", data_dir)["pairs"]
+    pairs = [(spanish, english) for english, spanish in _sample(data.read_pairs(path).records, num_examples, seed)]
+    origin = {"corpus": "spa-eng", "examples": num_examples, "seed": seed, "max_length": max_length,
+              "sha256": {"pairs": sha256(path)}}
+    return translation_task("spa-eng", pairs, vocabulary_size=vocabulary_size, max_length=max_length, seed=seed,
+                            vocabularies=vocabularies, origin=origin)
 
 
 def sst2(data_dir=None, vocabulary_size=8000, max_length=64, num_examples=None, seed=0, vocabulary=None):
-    """The SST-2 `ClassificationTask` (ids start with [CLS]; longer sentences
-    are cut). `vocabulary` (a token list, e.g. a pretrained model's) is used
-    as it is; otherwise one is learned on the training split."""
+    """The SST-2 `ClassificationTask`: the GLUE dev set is the test split."""
     files = data.dataset_files("sst2", data_dir)
-    rows = data.read_labeled(files["train"]).records
-    if num_examples:
-        order = np.random.default_rng(seed).permutation(len(rows))[:num_examples]
-        rows = [rows[i] for i in sorted(order)]
-    dev = data.read_labeled(files["dev"]).records
-    sentences = [s for s, _ in rows]
-    train, validation, _ = data.grouped_split(sentences, fractions=(0.95, 0.05, 0.0), seed=seed)
-    tokenizer = WordPieceTokenizer(vocabulary or learn_vocabulary([sentences[i] for i in train], vocabulary_size))
+    rows = _sample(data.read_labeled(files["train"]).records, num_examples, seed)
+    origin = {"corpus": "sst2", "examples": num_examples, "seed": seed, "max_length": max_length,
+              "sha256": {role: sha256(path) for role, path in files.items()}}
+    return classification_task("sst2", rows, data.read_labeled(files["dev"]).records, vocabulary_size=vocabulary_size,
+                               max_length=max_length, seed=seed, vocabulary=vocabulary, origin=origin,
+                               validation_fraction=0.05)
 
-    def encode(sentences):
-        return pad_sequences([[CLS_ID] + ids[: max_length - 1] for ids in tokenize(tokenizer, sentences)], max_length)
 
-    ids, labels = encode(sentences), np.array([label for _, label in rows], "int32")
-    splits = {"train": (ids[train], labels[train]), "validation": (ids[validation], labels[validation])}
-    splits["test"] = (encode([s for s, _ in dev]), np.array([label for _, label in dev], "int32"))
-    examples = {
-        "train": [rows[i] for i in train], "validation": [rows[i] for i in validation], "test": dev,
-    }
-    return tasks.ClassificationTask("sst2", tokenizer, 2, splits, examples)
+def from_files(task_type, train_file, test_file=None, tokenization="wordpiece", vocabulary_size=8000, max_length=64,
+               seed=0, vocabularies=None, labels=None):
+    """A task of type `task_type` (`"translation"` or `"classification"`)
+    from a user's TSV files: `source<TAB>target` pairs, or `text<TAB>label`
+    rows (no header). The readers report malformed lines as for the corpora."""
+    if task_type not in (TRANSLATION, CLASSIFICATION):
+        raise ValueError(f"Files make translation or classification tasks, not {task_type!r}.")
+    files = {"train": train_file, **({"test": test_file} if test_file else {})}
+    origin = {"files": {role: os.path.abspath(path) for role, path in files.items()}, "seed": seed,
+              "tokenization": tokenization, "max_length": max_length,
+              "sha256": {role: sha256(path) for role, path in files.items()}}
+    name = os.path.splitext(os.path.basename(train_file))[0]
+    if task_type == TRANSLATION:
+        pairs = {role: data.read_pairs(path).records for role, path in files.items()}
+        return translation_task(name, pairs["train"], pairs.get("test"), tokenization, vocabulary_size, max_length,
+                                seed, vocabularies, origin)
+    rows = {role: data.read_labeled(path, header=False, integer_labels=False).records for role, path in files.items()}
+    return classification_task(name, rows["train"], rows.get("test"), tokenization, vocabulary_size, max_length, seed,
+                               (vocabularies or {}).get("source"), labels, origin)
 
 
 def pretraining_texts(names, data_dir=None):
@@ -126,7 +210,7 @@ def pretraining_corpus(names, data_dir=None, vocabulary_size=8000, max_length=64
     """
     lines = pretraining_texts(names, data_dir)
     train, validation, _ = data.grouped_split(lines, fractions=(1 - validation_fraction, validation_fraction, 0.0), seed=seed)
-    tokens = learn_vocabulary([lines[i] for i in train], vocabulary_size)
+    tokens = learn_vocabulary("wordpiece", [lines[i] for i in train], vocabulary_size)
     tokenizer = WordPieceTokenizer(tokens)
 
     def rows(indices):
@@ -150,15 +234,26 @@ def load(name, data_dir=None, num_examples=None, seed=0, vocabularies=None, max_
     raise ValueError(f"Unknown corpus {name!r}; corpora: {list(CORPUS_TASKS)}.")
 
 
-def load_run_task(run_dir, data_dir=None, num_examples=None, seed=0):
-    """`(config, task)`: the corpus task that `keras-attn train` trained the
-    model in `run_dir` on, tokenized with the vocabularies saved there.
-    `num_examples` and `seed` must be the run's (they fix the split)."""
-    with open(os.path.join(run_dir, "config.json")) as f:
-        config = json.load(f)
-    if config.get("task") not in CORPUS_TASKS:
-        raise ValueError(f"{run_dir} was trained on {config.get('task')!r}, not a corpus ({list(CORPUS_TASKS)}).")
+def load_run_task(run_dir, data_dir=None):
+    """`(config, task)`: the data a run of `keras-attn train` was trained on
+    (a corpus or the user's files, as its config recorded them), tokenized
+    with the run's vocabularies, in the same splits. Refuses data whose
+    sha256 changed since."""
+    from keras_attn import models
+    from keras_attn.training.recipes import read_run_config
+
+    config = read_run_config(run_dir)
+    origin = config.get("data")
+    if not origin or not ("corpus" in origin or "files" in origin):
+        raise ValueError(f"{run_dir} was trained on {config.get('task')!r}, not on a corpus or files.")
     vocabularies = {side: t.tokens for side, t in tasks.load_tokenizers(run_dir, config["tokenization"]).items()}
-    max_length = max(config["lengths"].values())  # the rows' width, as the task was built
-    task = load(config["task"], data_dir, num_examples, seed, vocabularies=vocabularies, max_length=max_length)
+    if "files" in origin:
+        task = from_files(models.get(config["kind"]).task_type, origin["files"]["train"], origin["files"].get("test"),
+                          origin["tokenization"], max_length=origin["max_length"], seed=origin["seed"],
+                          vocabularies=vocabularies, labels=config.get("labels"))
+    else:
+        task = load(origin["corpus"], data_dir, origin["examples"], origin["seed"], vocabularies, origin["max_length"])
+    if task.origin["sha256"] != origin["sha256"]:
+        changed = sorted(role for role in origin["sha256"] if task.origin["sha256"].get(role) != origin["sha256"][role])
+        raise ValueError(f"The data of {run_dir} changed since training ({', '.join(changed)}: sha256 differs).")
     return config, task

@@ -100,10 +100,16 @@ def _parse_pair(line):
     return first, second
 
 
-def _parse_labeled(line):
+def _parse_labeled(line, integer_labels=True):
     sentence, sep, label = line.rpartition("\t")
     if not sep:
         raise ValueError("no tab between sentence and label")
+    if not sentence.strip():
+        raise ValueError("an empty sentence")
+    if not integer_labels:
+        if not label.strip():
+            raise ValueError("an empty label")
+        return sentence.strip(), label.strip()
     try:
         return sentence.strip(), int(label)
     except ValueError:
@@ -115,9 +121,11 @@ def read_pairs(path, max_bad_fraction=0.1):
     return _read_lines(path, _parse_pair, max_bad_fraction)
 
 
-def read_labeled(path, max_bad_fraction=0.1):
-    """`(sentence, label)` rows of a GLUE-style TSV with a header line."""
-    return _read_lines(path, _parse_labeled, max_bad_fraction, skip_header=True)
+def read_labeled(path, max_bad_fraction=0.1, header=True, integer_labels=True):
+    """`(sentence, label)` rows of a TSV: GLUE's (a header line, integer
+    labels) by default; `header=False, integer_labels=False` for a user's
+    file whose labels may be names."""
+    return _read_lines(path, lambda line: _parse_labeled(line, integer_labels), max_bad_fraction, skip_header=header)
 
 
 def read_text(path, max_bad_fraction=0.1):

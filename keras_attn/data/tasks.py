@@ -13,6 +13,7 @@ Both need no download and are the default tasks of `keras-attn train`.
 
 import dataclasses
 import datetime
+import json
 import os
 
 import numpy as np
@@ -64,6 +65,7 @@ class TranslationTask:
     target_tokenizer: tokenizers.Tokenizer
     splits: dict
     examples: dict  # split name → list of (source text, target text)
+    origin: dict = None  # what fixes the data: corpus or files (with sha256), examples, seed
 
     @property
     def source_vocabulary(self):
@@ -112,6 +114,10 @@ class TranslationTask:
     def tokenizers(self):
         return {"source": self.source_tokenizer, "target": self.target_tokenizer}
 
+    def metadata(self):
+        """What a run's `config.json` records of its task."""
+        return {"task": self.name, "tokenization": self.tokenization, "lengths": self.lengths(), "data": self.origin}
+
 
 @dataclasses.dataclass
 class ClassificationTask:
@@ -122,6 +128,8 @@ class ClassificationTask:
     num_classes: int
     splits: dict
     examples: dict  # split name → list of (text, label)
+    labels: list = None  # class names, when the data named its classes
+    origin: dict = None  # what fixes the data: corpus or files (with sha256), examples, seed
 
     @property
     def vocabulary(self):
@@ -148,6 +156,11 @@ class ClassificationTask:
     @property
     def tokenizers(self):
         return {"source": self.tokenizer}
+
+    def metadata(self):
+        """What a run's `config.json` records of its task (class names included)."""
+        return {"task": self.name, "tokenization": self.tokenization, "lengths": self.lengths(), "data": self.origin,
+                "labels": self.labels}
 
 
 # The vocabulary files a run directory holds, by side (a classifier has a source side only).
@@ -207,6 +220,7 @@ def dates(num_examples=20000, seed=0):
         return fmt(day), day.isoformat()
 
     examples = _assign_splits(_generate_unique(make_example, num_examples, rng), num_examples)
+    origin = {"builtin": "dates", "examples": num_examples, "seed": seed}
     source = CharacterTokenizer(Vocabulary.from_tokens(_DATE_CHARACTERS))
     target = CharacterTokenizer(Vocabulary.from_tokens("0123456789-"))
     source_length = max(len(s) for pairs in examples.values() for s, _ in pairs)
@@ -218,7 +232,7 @@ def dates(num_examples=20000, seed=0):
         )
         for name, pairs in examples.items()
     }
-    return TranslationTask("dates", source, target, splits, examples)
+    return TranslationTask("dates", source, target, splits, examples, origin=origin)
 
 
 def sentiment(num_examples=20000, seed=0, max_words=16):
@@ -253,7 +267,8 @@ def sentiment(num_examples=20000, seed=0, max_words=16):
         )
         for name, pairs in examples.items()
     }
-    return ClassificationTask("sentiment", tokenizer, 2, splits, examples)
+    origin = {"builtin": "sentiment", "examples": num_examples, "seed": seed}
+    return ClassificationTask("sentiment", tokenizer, 2, splits, examples, origin=origin)
 
 
 TASKS = {"dates": dates, "sentiment": sentiment}
@@ -279,6 +294,7 @@ def save(task, path):
         "name": np.array(task.name),
         "kind": np.array("translation" if translation else "classification"),
         "tokenization": np.array(task.tokenization),
+        "origin": np.array(json.dumps(task.origin)),
     }
     if translation:
         arrays["source_vocabulary"] = np.array(task.source_vocabulary.tokens)
@@ -286,6 +302,7 @@ def save(task, path):
     else:
         arrays["source_vocabulary"] = np.array(task.vocabulary.tokens)
         arrays["num_classes"] = np.array(task.num_classes)
+        arrays["labels"] = np.array(json.dumps(task.labels))
     for split, (inputs, targets) in task.splits.items():
         arrays[f"{split}_inputs"], arrays[f"{split}_targets"] = inputs, targets
         texts, answers = zip(*task.examples[split]) if task.examples[split] else ((), ())
@@ -303,7 +320,9 @@ def load_file(path):
         splits[split] = (arrays[f"{split}_inputs"], arrays[f"{split}_targets"])
         examples[split] = list(zip(arrays[f"{split}_texts"].tolist(), arrays[f"{split}_answers"].tolist()))
     source = tokenizers.make(tokenization, arrays["source_vocabulary"].tolist())
+    origin = json.loads(str(arrays["origin"]))
     if str(arrays["kind"]) == "classification":
-        return ClassificationTask(name, source, int(arrays["num_classes"]), splits, examples)
+        labels = json.loads(str(arrays["labels"]))
+        return ClassificationTask(name, source, int(arrays["num_classes"]), splits, examples, labels, origin)
     target = tokenizers.make(tokenization, arrays["target_vocabulary"].tolist())
-    return TranslationTask(name, source, target, splits, examples)
+    return TranslationTask(name, source, target, splits, examples, origin)

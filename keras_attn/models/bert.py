@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_attn import layers
+from keras_attn import layers, progress
 from keras_attn.models.kind import MASKED_LM, ClassifierKind, ModelKind, Piece, token_ids_spec, token_loss_and_metrics
 from keras_attn.validation import check_divisible, check_positive_int, check_rate
 
@@ -188,7 +188,8 @@ class BertClassifierKind(ClassifierKind):
         masked_lm = BertMaskedLM(model.backbone)  # pretrains the classifier's backbone in place
         batches = MaskedLMDataset(task.splits["train"][0], len(task.vocabulary), batch_size=batch_size)
         compile_model(masked_lm, learning_rate, total_steps=len(batches) * epochs)
-        history = masked_lm.fit(batches, epochs=epochs, verbose=verbose)
+        with progress.step(f"masked-LM pretraining on the task's sentences for {epochs} epoch(s)"):
+            history = masked_lm.fit(batches, epochs=epochs, verbose=verbose)
         return {"pretraining_loss": [float(v) for v in history.history["loss"]]}
 
 

@@ -1,6 +1,8 @@
 """The tokenizer interface, and the two tokenizers that split text by rule:
 characters and whitespace-separated words. Pure Python."""
 
+import collections
+
 from keras_attn.tokenizers.vocabulary import RESERVED_TOKENS, Vocabulary
 
 
@@ -16,6 +18,14 @@ class Tokenizer:
     @property
     def tokens(self):
         return self.vocabulary.tokens
+
+    @classmethod
+    def learn(cls, sentences, vocabulary_size):
+        """A vocabulary (token list) of at most `vocabulary_size` tokens for
+        `sentences`: the reserved tokens, then the most frequent tokens."""
+        counts = collections.Counter(token for sentence in sentences for token in cls.split(sentence))
+        most_common = [token for token, _ in counts.most_common(max(0, vocabulary_size - len(RESERVED_TOKENS)))]
+        return Vocabulary.from_tokens(most_common).tokens
 
     def split(self, text):
         raise NotImplementedError
@@ -50,7 +60,8 @@ class CharacterTokenizer(Tokenizer):
     name = "characters"
     separator = ""
 
-    def split(self, text):
+    @staticmethod
+    def split(text):
         return list(text.lower())
 
     def join(self, tokens):
@@ -63,7 +74,8 @@ class WordTokenizer(Tokenizer):
     name = "words"
     separator = " "
 
-    def split(self, text):
+    @staticmethod
+    def split(text):
         return text.split()
 
     def join(self, tokens):

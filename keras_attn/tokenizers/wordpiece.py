@@ -97,6 +97,13 @@ class WordPieceTokenizer(Tokenizer):
             start = end
         return ids
 
+    @classmethod
+    def learn(cls, sentences, vocabulary_size):
+        """Learned with tensorflow-text (imported only here)."""
+        from keras_attn.tokenizers import tf_wordpiece
+
+        return tf_wordpiece.learn_vocabulary(sentences, vocabulary_size)
+
     def encode(self, text):
         return [i for word in basic_tokenize(text) for i in self._word_ids(word)]
 

@@ -75,8 +75,7 @@ def train(
     model = zoo.build(name, **overrides)  # validates before anything is written
     os.makedirs(out_dir, exist_ok=True)
     started = time.time()
-    with progress.step("pretraining on the task's sentences"):
-        report = kind.pretrain_on_task(model, task, pretrain_epochs, batch_size, learning_rate, verbose)
+    report = kind.pretrain_on_task(model, task, pretrain_epochs, batch_size, learning_rate, verbose)
     return fit(
         model, name, task, out_dir, overrides, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         verbose=verbose, beam_size=beam_size, eval_limit=eval_limit, report=report, started=started,
@@ -111,14 +110,14 @@ def fit(
         **(report or {}),
     }
     # Written first, so that the checkpoint is usable (translate, export) while training runs.
-    _write_run_config(out_dir, name, kind, task.name, task.tokenizers, overrides, task.lengths())
+    _write_run_config(out_dir, name, kind, task.tokenizers, overrides, task.metadata())
     rows = batch_multiple()  # under data parallelism every batch splits evenly over the devices
     train_batches = LengthBucketedBatches(*kind.fit_data(task, "train"), batch_size=batch_size, row_multiple=rows)
     validation_batches = LengthBucketedBatches(
         *kind.fit_data(task, "validation"), batch_size=batch_size, shuffle=False, row_multiple=rows
     )
     compile_model(model, learning_rate, total_steps=len(train_batches) * epochs if kind.warmup else None)
-    with progress.step(f"training for {epochs} epochs"):
+    with progress.step(f"training {name} for {epochs} epoch(s)"):
         model, report["history"] = _fit_best_epoch(
             model, train_batches, validation_batches, epochs, out_dir, verbose
         )
@@ -178,10 +177,12 @@ def pretrain(
     batches = MaskedLMDataset(token_ids, len(vocabulary), batch_size=batch_size)
     validation = MaskedLMDataset(validation_ids, len(vocabulary), batch_size=batch_size, shuffle=False)
     compile_model(masked_lm, learning_rate, total_steps=len(batches) * epochs)
-    _write_run_config(out_dir, name, models.kind_of(masked_lm), "+".join(data_names) or "masked_lm",
-                      {"source": WordPieceTokenizer(vocabulary)}, {**overrides, **kind.pretraining_overrides},
-                      {"max_length": width})
-    with progress.step(f"pretraining for {epochs} epochs"):
+    tokenizer = WordPieceTokenizer(vocabulary)
+    metadata = {"task": "+".join(data_names) or "masked_lm", "tokenization": tokenizer.name,
+                "lengths": {"max_length": width}, "data": {"texts": list(data_names)}}
+    _write_run_config(out_dir, name, models.kind_of(masked_lm), {"source": tokenizer},
+                      {**overrides, **kind.pretraining_overrides}, metadata)
+    with progress.step(f"pretraining {name} for {epochs} epoch(s)"):
         masked_lm, history = _fit_best_epoch(masked_lm, batches, validation, epochs, out_dir, verbose)
     report = {
         "preset": name, "data": list(data_names), "overrides": overrides,
@@ -245,21 +246,14 @@ def evaluate(model, task, split="test", batch_size=64, limit=None, beam_size=Non
     return models.kind_of(model).evaluate(model, task, split, batch_size, limit=limit, beam_size=beam_size)
 
 
-def _write_run_config(out_dir, name, kind, task_name, tokenizers, overrides, lengths):
+def _write_run_config(out_dir, name, kind, tokenizers, overrides, task_metadata):
     """`config.json` and the vocabularies: what reloading, translating,
-    exporting and evaluating a run need besides `model.keras`."""
+    exporting and evaluating a run need besides `model.keras`. The task's
+    metadata holds its name, tokenization, lengths (what an export pads to)
+    and the origin of its data."""
     tasks.save_tokenizers(out_dir, tokenizers)
-    _write_json(
-        os.path.join(out_dir, "config.json"),
-        {
-            "preset": name,
-            "kind": kind.name,
-            "task": task_name,
-            "tokenization": next(iter(tokenizers.values())).name,
-            "config": {**zoo.config(name), **overrides},
-            "lengths": lengths,  # the lengths an export pads to
-        },
-    )
+    config = {"preset": name, "kind": kind.name, **task_metadata, "config": {**zoo.config(name), **overrides}}
+    _write_json(os.path.join(out_dir, "config.json"), config)
 
 
 def _write_json(path, value):
