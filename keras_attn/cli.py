@@ -325,9 +325,9 @@ def _export(args):
         if getattr(args, name):
             lengths[name] = getattr(args, name)
     tokenizers = tasks.load_tokenizers(folder, config["tokenization"]) if config else None
-    assets = [args.model] + [
-        os.path.join(folder, name) for name in sorted(os.listdir(folder)) if name.endswith(".txt") or name == "config.json"
-    ]
+    assets = {"model.keras": args.model}
+    assets.update({name: os.path.join(folder, name) for name in sorted(os.listdir(folder))
+                   if config and (name.endswith("_vocabulary.txt") or name == "config.json")})
     manifest = export(
         load_model(args.model, compile=False),
         args.out,
@@ -338,21 +338,17 @@ def _export(args):
         assets=assets,
         tokenizers=tokenizers if "saved_model" in args.formats else None,
     )
-    model_copy = os.path.join(args.out, os.path.basename(args.model))
-    if os.path.basename(args.model) != "model.keras":
-        os.rename(model_copy, os.path.join(args.out, "model.keras"))
     for artifact in manifest["artifacts"]:
         print(f"{artifact['path']:36s} {artifact['format']:12s} {artifact['quantization']:8s} {artifact['size_bytes']:>12,d} bytes")
     print(f"wrote {len(manifest['artifacts'])} artifacts and manifest.json to {args.out}")
 
 
 def _verify(args):
-    from keras_attn.export.parity import format_table, verify
+    from keras_attn.export.parity import format_table, read_manifest, verify
     from keras_attn.saving import load_model
 
+    read_manifest(args.directory)  # a missing or broken manifest is reported first
     model_path = args.model or os.path.join(args.directory, "model.keras")
-    if not os.path.isfile(os.path.join(args.directory, "manifest.json")):
-        raise FileNotFoundError(f"{args.directory} holds no manifest.json; is it an export directory?")
     if not os.path.isfile(model_path):
         raise FileNotFoundError(f"No model file at {model_path}; pass --model.")
     report = verify(args.directory, load_model(model_path, compile=False))
@@ -436,8 +432,14 @@ def main(argv=None):
     try:
         return commands[args.command]() or 0  # only `verify` returns a status (1: a check failed)
     except (ValueError, OSError, RuntimeError) as error:
-        print(f"keras-attn: error: {error}", file=sys.stderr)
+        print(f"keras-attn: error: {str(error).splitlines()[0] if str(error) else type(error).__name__}", file=sys.stderr)
         return 2
+    except Exception:  # a bug, not a bad input or a failed check
+        import traceback
+
+        traceback.print_exc()
+        print("keras-attn: internal error (a bug; please report it with the traceback above)", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

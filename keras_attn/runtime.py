@@ -16,6 +16,8 @@ import os
 
 import numpy as np
 
+from keras_attn import integrity
+from keras_attn.validation import check_range, check_token_ids
 from keras_attn.inference import search
 
 _ONNX_TYPES = {"tensor(int32)": "int32", "tensor(int64)": "int64", "tensor(float)": "float32", "tensor(bool)": "bool"}
@@ -109,17 +111,25 @@ class ArtifactDecoder(search.PieceDecoder):
 
 
 class ExportedModel:
-    """The artifacts of one export directory, in one format and quantization."""
+    """The artifacts of one export directory, in one format and quantization.
 
-    def __init__(self, directory, format="onnx", quantization="float32"):
+    Each artifact opened is checked against the manifest first (inside the
+    directory, its size and sha256; `check_integrity=False` skips the
+    hashing), so a tampered or truncated file is an `IntegrityError`, never
+    a silently different model.
+    """
+
+    def __init__(self, directory, format="onnx", quantization="float32", check_integrity=True):
         if format not in RUNNERS:
             raise ValueError(f"`format` must be one of {sorted(RUNNERS)}, got {format!r}.")
-        with open(os.path.join(directory, "manifest.json")) as f:
+        with open(os.path.join(directory, integrity.MANIFEST)) as f:
             self.manifest = json.load(f)
         self.runners = {}
         for artifact in self.manifest["artifacts"]:
             if artifact["format"] == format and artifact["quantization"] == quantization:
-                self.runners[artifact["role"]] = RUNNERS[format](os.path.join(directory, artifact["path"]))
+                if check_integrity:
+                    integrity.check(directory, artifact)
+                self.runners[artifact["role"]] = RUNNERS[format](integrity.resolve(directory, artifact["path"]))
         if not self.runners:
             raise ValueError(f"{directory} has no {format} artifacts quantized as {quantization!r}.")
 
@@ -133,22 +143,27 @@ class ExportedModel:
             raise ValueError(f"A {self.manifest['kind']} model ({spec['task']}) cannot {use}.")
         return spec
 
-    def _decoder(self):
+    def _decoding(self, source_ids, max_length):
+        """`(decoder, source ids, steps)`, the inputs checked."""
         spec = self._require("translation", "decode; use classify()")
-        return ArtifactDecoder(self.runners["encoder"], self.runners["decoder_step"], spec["fixed_source_length"])
+        source_ids = check_token_ids("source_ids", source_ids, spec["vocabulary_sizes"]["encoder_token_ids"],
+                                     spec["max_source_length"])
+        steps = check_range("max_length", self.max_target_length if max_length is None else max_length, 1,
+                            spec["max_steps"])
+        decoder = ArtifactDecoder(self.runners["encoder"], self.runners["decoder_step"], spec["fixed_source_length"])
+        return decoder, source_ids, steps
 
     def greedy(self, source_ids, max_length=None):
-        return search.greedy_search(self._decoder(), source_ids, max_length or self.max_target_length)
+        return search.greedy_search(*self._decoding(source_ids, max_length))
 
     def beam(self, source_ids, beam_size=4, alpha=0.6, max_length=None):
-        return search.beam_search(
-            self._decoder(), source_ids, max_length or self.max_target_length, beam_size=beam_size, alpha=alpha
-        )
+        return search.beam_search(*self._decoding(source_ids, max_length), beam_size=check_range("beam_size", beam_size, 1),
+                                  alpha=alpha)
 
     def classify(self, token_ids):
         """Class probabilities `(batch, num_classes)` of token ids that start with `[CLS]`."""
         spec = self._require("classification", "classify; use greedy() or beam()")
-        token_ids = np.asarray(token_ids, "int32")
+        token_ids = check_token_ids("token_ids", token_ids, spec["vocabulary_sizes"]["token_ids"], spec["max_length"])
         inputs = {"token_ids": token_ids, **{name: np.zeros_like(token_ids) for name in spec["zero_inputs"]}}
         return softmax(self.runners["forward"](inputs)["logits"])
 

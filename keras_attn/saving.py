@@ -7,6 +7,8 @@ and loads with `safe_mode=True` (no code is ever deserialized).
 """
 
 import importlib
+import os
+import zipfile
 
 import keras
 
@@ -25,9 +27,17 @@ def register_all():
 
 
 def load_model(path, compile=True):
-    """`keras.saving.load_model(path, safe_mode=True)` with keras-attn's objects registered."""
+    """`keras.saving.load_model(path, safe_mode=True)` with keras-attn's objects
+    registered. A missing, truncated or corrupt file is a `ValueError` that names it."""
     register_all()
-    return keras.saving.load_model(path, compile=compile, safe_mode=True)
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such model file.")
+    try:
+        return keras.saving.load_model(path, compile=compile, safe_mode=True)
+    except (ValueError, zipfile.BadZipFile, KeyError, EOFError, UnicodeDecodeError) as error:
+        # Keras says "File not found" of a truncated zip: name what is wrong instead.
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"{path}: not a readable .keras file ({detail}).") from None
 
 
 def float32_copy(model):

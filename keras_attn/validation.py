@@ -6,6 +6,8 @@ bad configuration fails before anything is built.
 
 import numbers
 
+import numpy as np
+
 
 def check_positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
@@ -32,3 +34,29 @@ def check_divisible(name, value, divisor_name, divisor):
         raise ValueError(
             f"`{name}`={value} is not divisible by `{divisor_name}`={divisor}."
         )
+
+
+def check_token_ids(name, ids, vocabulary_size=None, max_length=None):
+    """`ids` as an int32 array of shape `(batch, length)`, refusing what no
+    model can take: a non-integer dtype, another rank, no rows or columns,
+    ids outside `[0, vocabulary_size)`, more than `max_length` columns."""
+    array = np.asarray(ids)
+    if array.dtype.kind not in "iu":
+        raise ValueError(f"`{name}` must hold integer token ids, got dtype {array.dtype}.")
+    if array.ndim != 2:
+        raise ValueError(f"`{name}` must be 2-D (batch, length), got shape {array.shape}.")
+    if 0 in array.shape:
+        raise ValueError(f"`{name}` needs at least one row and one column, got shape {array.shape}.")
+    if vocabulary_size is not None and (array.min() < 0 or array.max() >= vocabulary_size):
+        raise ValueError(f"`{name}` holds ids outside [0, {vocabulary_size}) (from {array.min()} to {array.max()}).")
+    if max_length is not None and array.shape[1] > max_length:
+        raise ValueError(f"`{name}` has {array.shape[1]} columns; the model takes at most {max_length}.")
+    return array.astype("int32")
+
+
+def check_range(name, value, low, high=None):
+    """An integer `value` in `[low, high]` (no upper bound when `high` is None)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low or (high is not None and value > high):
+        bound = f"[{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"`{name}` must be an integer {bound}, got {value!r}.")
+    return int(value)

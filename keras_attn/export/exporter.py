@@ -7,7 +7,6 @@ outputs, sizes and checksums, and what the runtime needs (the kind's
 `runtime_spec`).
 """
 
-import hashlib
 import json
 import os
 import platform
@@ -17,7 +16,7 @@ import tempfile
 import keras
 import numpy as np
 
-from keras_attn import models, progress
+from keras_attn import integrity, models, progress
 from keras_attn.layers import fused_attention
 from keras_attn.saving import float32_copy
 
@@ -46,6 +45,13 @@ def _serving_function(piece):
     return tf.function(serve, input_signature=signature)
 
 
+# Keras 3's `Model.export(format="litert" | "onnx")` exports every piece too
+# (bench/export_paths.py: all of them, builtin ops only once `target_spec` is
+# given). This exporter keeps its own path because each `litert` call traces
+# the piece and writes a SavedModel of its own, and allows Flex ops unless
+# told not to; here each piece is traced once, into one SavedModel that the
+# float32, float16 and int8 TFLite files are converted from, and the same
+# `tf.function` gives the ONNX file.
 def _write_saved_model(piece, function, path):
     archive = keras.export.ExportArchive()
     archive.track(piece.model)
@@ -77,23 +83,6 @@ def _write_onnx_int8(float_path, path):
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(float_path, path, weight_type=QuantType.QInt8)
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    paths = [path] if os.path.isfile(path) else sorted(
-        os.path.join(root, name) for root, _, names in os.walk(path) for name in names
-    )
-    for file_path in paths:
-        with open(file_path, "rb") as f:
-            digest.update(f.read())
-    return digest.hexdigest()
-
-
-def _size(path):
-    if os.path.isfile(path):
-        return os.path.getsize(path)
-    return sum(os.path.getsize(os.path.join(root, n)) for root, _, names in os.walk(path) for n in names)
 
 
 def _saved_model_outputs(path):
@@ -135,7 +124,7 @@ def export(
     quantize=None,
     overwrite=False,
     lengths=None,
-    assets=(),
+    assets=None,
     tokenizers=None,
 ):
     """Exports `model` into `out_dir` and returns the manifest (also written
@@ -152,7 +141,8 @@ def export(
         lengths: the training task's lengths (`task.lengths()`): the fixed
             lengths of pieces of models without position tables (`bahdanau`;
             64 when not given).
-        assets: files (vocabularies, config) copied into `out_dir`.
+        assets: `{name in the export: file}` to copy into `out_dir` (the model,
+            its vocabularies and config), listed with their sha256 too.
         tokenizers: optional `{side: Tokenizer}` (the training task's
             `tokenizers`): adds `text_saved_model`, a SavedModel whose
             `translate` or `classify` signature takes strings (see
@@ -177,24 +167,72 @@ def export(
     model = float32_copy(model)  # a model trained under mixed precision exports in float32
     parent = os.path.dirname(out_dir)
     os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    _remove_abandoned_staging(parent)
+    staging = tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=parent)
     try:
         # Exports trace the plain attention: the one whose TFLite and ONNX lowering is tested.
         with fused_attention(False):
             manifest = _export_into(model, staging, formats, quantize, lengths)
             if tokenizers is not None:
                 manifest["artifacts"].append(_export_text(model, staging, tokenizers, manifest))
-        for asset in assets:
-            shutil.copy(asset, staging)
-        with open(os.path.join(staging, "manifest.json"), "w") as f:
+        manifest["assets"] = []
+        for name, source in (assets or {}).items():
+            shutil.copy(source, os.path.join(staging, name))
+            manifest["assets"].append(integrity.record(staging, name))
+        with open(os.path.join(staging, integrity.MANIFEST), "w") as f:
             json.dump(manifest, f, indent=2)
-        if os.path.exists(out_dir):
-            shutil.rmtree(out_dir)
-        os.rename(staging, out_dir)
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp made it private
+        _replace(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return manifest
+
+
+STAGING_PREFIX = ".export-"
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _replace(staging, out_dir):
+    """Renames `staging` to `out_dir`; an existing `out_dir` is moved aside
+    first and deleted only once the new one is in place."""
+    if not os.path.exists(out_dir):
+        os.rename(staging, out_dir)
+        return
+    aside = tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-old-", dir=os.path.dirname(out_dir))
+    os.rmdir(aside)
+    os.rename(out_dir, aside)
+    try:
+        os.rename(staging, out_dir)
+    except BaseException:
+        os.rename(aside, out_dir)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _remove_abandoned_staging(parent):
+    """Deletes the staging folders of exports whose process no longer runs (killed ones)."""
+    for name in os.listdir(parent):
+        if not name.startswith(STAGING_PREFIX):
+            continue
+        pid = name[len(STAGING_PREFIX) :].split("-")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+
+
+def _running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _export_text(model, directory, tokenizers, manifest):
@@ -206,10 +244,8 @@ def _export_text(model, directory, tokenizers, manifest):
     return {
         "format": "saved_model",
         "role": "text",
-        "path": "text_saved_model",
         "quantization": "float32",
-        "size_bytes": _size(path),
-        "sha256": _sha256(path),
+        **integrity.record(directory, "text_saved_model"),
         "tokenization": tokenizers["source"].name,
         **signature,
     }
@@ -230,10 +266,8 @@ def _export_into(model, directory, formats, quantize, lengths):
             {
                 "format": fmt,
                 "role": piece.role,
-                "path": relative_path,
                 "quantization": quantization or "float32",
-                "size_bytes": _size(path),
-                "sha256": _sha256(path),
+                **integrity.record(directory, relative_path),
                 "inputs": inputs,
                 "outputs": outputs,
                 "max_lengths": piece.max_lengths,
@@ -274,5 +308,6 @@ def _export_into(model, directory, formats, quantize, lengths):
                 _write_onnx_int8(os.path.join(directory, name), os.path.join(directory, f"{piece.role}_int8.onnx"))
                 record(piece, "onnx", f"{piece.role}_int8.onnx", "int8")
     shutil.rmtree(staging_models, ignore_errors=True)
+    runtime_spec = {**kind.runtime_spec(lengths), "vocabulary_sizes": kind.input_vocabulary_sizes(model)}
     return {"model": model.name, "kind": kind.name, "lengths": lengths,
-            "runtime": kind.runtime_spec(lengths), "artifacts": artifacts, "versions": _versions()}
+            "runtime": runtime_spec, "artifacts": artifacts, "versions": _versions()}

@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-from keras_attn import models, runtime
+from keras_attn import integrity, models, runtime
 from keras_attn.data import tasks
 from keras_attn.inference import decoding, search
 from keras_attn.saving import float32_copy
@@ -51,7 +51,7 @@ class SavedModelRunner:
 
 
 def open_artifact(directory, artifact):
-    path = os.path.join(directory, artifact["path"])
+    path = integrity.resolve(directory, artifact["path"])
     if artifact["format"] == "saved_model":
         return SavedModelRunner(path)
     return runtime.RUNNERS[artifact["format"]](path)
@@ -215,11 +215,48 @@ def _held_out_texts(task_name):
     return corpora.load(task_name, num_examples=400).examples["test"][:8]
 
 
+def read_manifest(directory):
+    """The export's `manifest.json`; `ValueError` if it is missing or not a manifest."""
+    path = os.path.join(directory, integrity.MANIFEST)
+    if not os.path.isfile(path):
+        raise ValueError(f"{directory} holds no manifest.json; is it an export directory?")
+    try:
+        with open(path, encoding="utf-8") as f:
+            manifest = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}).") from None
+    if not isinstance(manifest, dict) or not {"kind", "lengths", "artifacts"} <= set(manifest):
+        raise ValueError(f"{path} is not a keras-attn manifest (it needs kind, lengths and artifacts).")
+    return manifest
+
+
+def _row(entry, case, status, reason=None):
+    """A report row that compares nothing (integrity, or an artifact that cannot run)."""
+    return {"path": entry["path"], "format": entry.get("format", "asset"), "role": entry.get("role", "asset"),
+            "quantization": entry.get("quantization", ""), "case": case, "max_abs_error": None,
+            "relative_error": None, "argmax_agreement": None, "status": status, **({"reason": reason} if reason else {})}
+
+
+def integrity_rows(directory, manifest):
+    """One row per file the manifest lists (inside the directory, present, its
+    size and sha256), and one per file it does not list."""
+    rows = []
+    for entry in integrity.entries(manifest):
+        try:
+            integrity.check(directory, entry)
+            rows.append(_row(entry, "integrity", "pass"))
+        except (integrity.IntegrityError, OSError) as error:
+            rows.append(_row(entry, "integrity", "fail", str(error)))
+    for name in integrity.unlisted(directory, manifest):
+        rows.append(_row({"path": name}, "integrity", "fail", f"{name}: not listed in the manifest"))
+    return rows
+
+
 def verify(directory, model):
-    """Runs the parity suite on the export in `directory` against `model`;
-    writes `directory/parity.json` and returns the report."""
-    with open(os.path.join(directory, "manifest.json")) as f:
-        manifest = json.load(f)
+    """Checks the export's integrity, then runs the parity suite on the
+    artifacts that passed it, against `model`; writes
+    `directory/parity.json` and returns the report."""
+    manifest = read_manifest(directory)
     kind = models.kind_of(model)
     if kind.name != manifest["kind"]:
         raise ValueError(f"The model is a {kind.name} model but {directory} holds a {manifest['kind']} export.")
@@ -228,10 +265,22 @@ def verify(directory, model):
     real = real_case(kind, directory, manifest)
     if real is not None:
         cases["real"] = real
-    rows, outputs_by_case = [], {}
-    runners = {a["path"]: open_artifact(directory, a) for a in manifest["artifacts"] if a["role"] != "text"}
+    outputs_by_case = {}
+    rows = integrity_rows(directory, manifest)
+    broken = {row["path"] for row in rows if row["status"] == "fail"}
+    runners = {}
+    for artifact in manifest["artifacts"]:
+        if artifact["role"] == "text" or artifact["path"] in broken:
+            continue
+        try:
+            runners[artifact["path"]] = open_artifact(directory, artifact)
+        except Exception as error:  # an unparsable file: a failed check, not a crash
+            rows.append(_row(artifact, "open", "fail", f"cannot be opened: {type(error).__name__}: {error}"[:300]))
+            broken.add(artifact["path"])
 
     for artifact in manifest["artifacts"]:
+        if artifact["path"] in broken:
+            continue
         if artifact["role"] == "text":
             row = _text_row(directory, artifact, model, manifest)
             rows.append({**{k: artifact[k] for k in ("path", "format", "role", "quantization")}, **row})
@@ -243,6 +292,9 @@ def verify(directory, model):
                 a for a in manifest["artifacts"]
                 if a["role"] == "encoder" and a["format"] == artifact["format"] and a["quantization"] == artifact["quantization"]
             )
+            if encoder["path"] in broken:
+                rows.append(_row(artifact, "greedy", "fail", f"its encoder {encoder['path']} failed its checks"))
+                continue
             source = cases.get("real", cases["mixed"])["encoder_token_ids"]
             row = _greedy_row(model, manifest, runners[encoder["path"]], runner, source)
             rows.append({**base, "case": "greedy", **row, "status": _status(artifact, row)})
@@ -282,12 +334,15 @@ def verify(directory, model):
 
 def format_table(report):
     """One line per artifact and case, then the cross-format differences."""
-    header = f"{'artifact':34s} {'case':8s} {'max abs err':>11s} {'rel err':>9s} {'argmax':>7s}  status"
+    header = f"{'artifact':34s} {'case':9s} {'max abs err':>11s} {'rel err':>9s} {'argmax':>7s}  status"
     lines = [header, "-" * len(header)]
     for row in report["rows"]:
         agreement = "" if row["argmax_agreement"] is None else f"{100 * row['argmax_agreement']:.1f}%"
+        errors = ("-" if row["max_abs_error"] is None else f"{row['max_abs_error']:.2e}",
+                  "-" if row["relative_error"] is None else f"{row['relative_error']:.2e}")
+        reason = f"  ({row['reason']})" if row.get("reason") else ""
         lines.append(
-            f"{row['path']:34s} {row['case']:8s} {row['max_abs_error']:11.2e} {row['relative_error']:9.2e} {agreement:>7s}  {row['status']}"
+            f"{row['path']:34s} {row['case']:9s} {errors[0]:>11s} {errors[1]:>9s} {agreement:>7s}  {row['status']}{reason}"
         )
     if report["cross_format"]:
         lines += ["", "float32 formats against each other (max abs difference):"]

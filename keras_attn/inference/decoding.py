@@ -25,6 +25,7 @@ from keras_attn.inference import search
 from keras_attn.layers import fused_attention_enabled
 from keras_attn.tokenizers.vocabulary import END_ID, PAD_ID, START_ID
 from keras_attn.training.distribution import batch_multiple
+from keras_attn.validation import check_range, check_token_ids
 
 
 def decoding_kind(model):
@@ -38,11 +39,6 @@ def decoding_kind(model):
 def inference_models(model):
     """`(encoder, decoder_step)` of a seq2seq training model."""
     return decoding_kind(model).inference_models(model)
-
-
-def default_max_length(model, source_length):
-    """Decoding steps when none are given (the kind's bound)."""
-    return decoding_kind(model).default_max_length(model, source_length)
 
 
 class KerasDecoder(search.PieceDecoder):
@@ -184,17 +180,26 @@ def _run_search(model, source_ids, max_length, beam_size):
     return history, attention, outputs["scores"][:batch], outputs["lengths"][:batch], outputs["finished"][:batch]
 
 
+def checked_inputs(model, source_ids, max_length, beam_size=1):
+    """`(source ids, steps, beam size)` for a search, or a `ValueError` that
+    names the argument: integer ids of rank 2 within the source vocabulary
+    and position table, steps within the target position table."""
+    kind = decoding_kind(model)
+    source_limit, target_limit = kind.position_limits(model)
+    source_ids = check_token_ids("source_ids", source_ids, kind.vocabulary_sizes(model)[0], source_limit)
+    steps = kind.default_max_length(model, source_ids.shape[1]) if max_length is None else max_length
+    return source_ids, check_range("max_length", steps, 1, target_limit), check_range("beam_size", beam_size, 1)
+
+
 def greedy_decode(model, source_ids, max_length=None):
     """Greedy decoding; returns a `keras_attn.search.DecodeResult`."""
-    source_ids = np.asarray(source_ids, "int32")
-    max_length = max_length or default_max_length(model, source_ids.shape[1])
+    source_ids, max_length, _ = checked_inputs(model, source_ids, max_length)
     history, attention, scores, _, _ = _run_search(model, source_ids, max_length, beam_size=1)
     return search.DecodeResult(history[:, 0], attention[:, 0], scores[:, 0].astype("float64"))
 
 
 def beam_decode(model, source_ids, beam_size=4, alpha=0.6, max_length=None):
     """Beam search with GNMT length normalisation; returns a `DecodeResult`."""
-    source_ids = np.asarray(source_ids, "int32")
-    max_length = max_length or default_max_length(model, source_ids.shape[1])
+    source_ids, max_length, beam_size = checked_inputs(model, source_ids, max_length, beam_size)
     history, attention, scores, lengths, finished = _run_search(model, source_ids, max_length, beam_size)
     return search.best_hypotheses(history, attention, scores, lengths, finished, alpha)

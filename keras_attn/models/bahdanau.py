@@ -175,7 +175,8 @@ class BahdanauKind(Seq2SeqKind):
         )
 
     def runtime_spec(self, lengths):
-        return {**super().runtime_spec(lengths), "fixed_source_length": lengths["max_source_length"]}
+        # No position table: decoding has no bound of its own.
+        return {**super().runtime_spec(lengths), "fixed_source_length": lengths["max_source_length"], "max_steps": None}
 
 
 KIND = BahdanauKind()

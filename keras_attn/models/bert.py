@@ -9,6 +9,8 @@ backbone object, so pretrained weights move by passing it on:
     BertClassifier(backbone, num_classes=2).fit(...)   # fine-tuning
 """
 
+import warnings
+
 import keras
 import numpy as np
 from keras import ops
@@ -144,6 +146,13 @@ class BertMaskedLM(_BertTask):
         super().__init__(inputs=inputs, outputs=logits, name=name, **kwargs)
         self.backbone = backbone
 
+    def fit(self, *args, **kwargs):
+        # Masked LM alone (no next-sentence prediction) leaves the pooler, which only
+        # the classifier reads, without gradients: expected, so Keras's warning is not shown.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Gradients do not exist for variables \['pooler/")
+            return super().fit(*args, **kwargs)
+
 
 def build_bert(head="classifier", num_classes=2, classifier_dropout=0.1, **backbone_config):
     """A backbone with a task head: `"classifier"` (`BertClassifier`) or
@@ -211,6 +220,9 @@ class BertMaskedLMKind(ModelKind):
 
     def export_lengths(self, model, lengths):
         return {"max_length": _max_length(model)}
+
+    def input_vocabulary_sizes(self, model):
+        return CLASSIFIER.input_vocabulary_sizes(model)
 
     def pieces(self, model, lengths):
         limit = _max_length(model)

@@ -138,6 +138,10 @@ class ModelKind:
         """What `keras_attn.runtime` needs to run the pieces (a JSON-able dict)."""
         return {"task": self.task_type}
 
+    def input_vocabulary_sizes(self, model):
+        """`{input name: vocabulary size}` of the token-id inputs callers give."""
+        raise NotImplementedError
+
     def example_inputs(self, model, lengths, rng, row_lengths):
         """A batch of the forward piece's inputs, rows right-padded to `row_lengths`."""
         raise NotImplementedError
@@ -229,8 +233,14 @@ class Seq2SeqKind(ModelKind):
         return {name: np.asarray(value) for name, value in encoder(inputs).items()}
 
     def runtime_spec(self, lengths):
-        # Pieces of a fixed source length need their inputs padded to it.
-        return {"task": self.task_type, "fixed_source_length": None}
+        # Pieces of a fixed source length need their inputs padded to it;
+        # `max_steps` bounds decoding where a position table does.
+        source_limit, target_limit = lengths["max_source_length"], lengths["max_target_length"]
+        return {"task": self.task_type, "fixed_source_length": None, "max_source_length": source_limit,
+                "max_steps": target_limit}
+
+    def input_vocabulary_sizes(self, model):
+        return {"encoder_token_ids": self.vocabulary_sizes(model)[0]}
 
     def decoding_pieces(self, model, encoder, step, source_spec, target_spec, memory_inputs, max_lengths):
         """The three pieces of a translator, over its encoder and step models."""
@@ -297,7 +307,10 @@ class ClassifierKind(ModelKind):
         return [Piece("forward", model, {name: token_ids_spec() for name in names}, {name: limit for name in names})]
 
     def runtime_spec(self, lengths):
-        return {"task": self.task_type, "zero_inputs": list(self.extra_inputs)}
+        return {"task": self.task_type, "zero_inputs": list(self.extra_inputs), "max_length": lengths["max_length"]}
+
+    def input_vocabulary_sizes(self, model):
+        return {"token_ids": self.vocabulary_size(model)}
 
     def example_inputs(self, model, lengths, rng, row_lengths):
         ids = random_token_ids(rng, row_lengths, self.vocabulary_size(model))

@@ -1,0 +1,206 @@
+"""Checks that catch what they claim: `verify` and `ExportedModel` refuse
+tampered, missing, unlisted or escaping files; every entry point refuses
+inputs no model can take with a `ValueError` naming the argument; the
+command line's exit codes say which of those happened."""
+
+import json
+import os
+import shutil
+
+import hypothesis
+import numpy as np
+import pytest
+from hypothesis import strategies as st
+
+import keras_attn
+from keras_attn import cli, integrity, runtime, zoo
+from keras_attn.inference import decoding
+from tests.test_zoo import SMALL
+
+pytestmark = pytest.mark.tensorflow
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A trained-free transformer exported to ONNX and TFLite, with its model file."""
+    from keras_attn.export import exporter
+
+    root = tmp_path_factory.mktemp("trust")
+    model = zoo.build("transformer", **SMALL["transformer"])
+    model.save(root / "model.keras")
+    exporter.export(model, root / "export", formats=("tflite", "onnx"), assets={"model.keras": root / "model.keras"})
+    return model, root / "export"
+
+
+def tampered_copy(exported, tmp_path, change):
+    _, directory = exported
+    copy = tmp_path / "copy"
+    shutil.copytree(directory, copy)
+    change(copy)
+    return copy
+
+
+def rewrite_manifest(edit):
+    def change(directory):
+        manifest = json.loads((directory / "manifest.json").read_text())
+        edit(manifest)
+        (directory / "manifest.json").write_text(json.dumps(manifest))
+    return change
+
+
+def append_bytes(name):
+    def change(directory):
+        with open(directory / name, "ab") as f:
+            f.write(b"\0\0\0\0")
+    return change
+
+
+def flip_a_byte(name):
+    def change(directory):
+        data = bytearray((directory / name).read_bytes())
+        data[len(data) // 2] ^= 1
+        (directory / name).write_bytes(bytes(data))
+    return change
+
+
+@pytest.mark.parametrize("change,reason", [
+    (append_bytes("decoder_step.tflite"), "decoder_step.tflite: 1"),
+    (flip_a_byte("encoder.onnx"), "encoder.onnx: sha256 differs"),
+    (flip_a_byte("model.keras"), "model.keras: sha256 differs"),
+    (lambda d: os.remove(d / "forward.onnx"), "forward.onnx: missing"),
+    (lambda d: (d / "extra.bin").write_bytes(b"x"), "extra.bin: not listed in the manifest"),
+    (rewrite_manifest(lambda m: m["artifacts"][0].update(sha256="0" * 64)), "sha256 differs"),
+    (rewrite_manifest(lambda m: m["artifacts"][0].update(path="../model.keras")), "not a relative path inside"),
+])
+def test_verify_fails_on_a_broken_export(exported, tmp_path, capsys, change, reason):
+    model, _ = exported
+    copy = tampered_copy(exported, tmp_path, change)
+    assert cli.main(["verify", str(copy), "--model", str(exported[1].parent / "model.keras")]) == 1
+    table = capsys.readouterr().out
+    assert table.strip().endswith("FAILED") and reason in table
+    failed = [row for row in json.loads((copy / "parity.json").read_text())["rows"] if row["status"] == "fail"]
+    assert failed and all("reason" in row or row["case"] != "integrity" for row in failed)
+
+
+def test_verify_passes_the_untouched_export(exported, capsys):
+    model, directory = exported
+    assert cli.main(["verify", str(directory), "--model", str(directory.parent / "model.keras")]) == 0
+    rows = json.loads((directory / "parity.json").read_text())["rows"]
+    assert {row["path"] for row in rows if row["case"] == "integrity"} >= {"model.keras", "forward.onnx"}
+    (directory / "parity.json").unlink()
+
+
+def test_a_link_leading_out_of_the_export_is_refused(exported, tmp_path):
+    outside = tmp_path / "outside.onnx"
+    outside.write_bytes(b"x")
+
+    def link(directory):
+        os.remove(directory / "forward.onnx")
+        os.symlink(outside, directory / "forward.onnx")
+
+    copy = tampered_copy(exported, tmp_path, link)
+    with pytest.raises(integrity.IntegrityError, match="leads outside the export directory"):
+        integrity.resolve(copy, "forward.onnx")
+
+
+def test_the_runtime_refuses_a_tampered_artifact(exported, tmp_path):
+    copy = tampered_copy(exported, tmp_path, flip_a_byte("decoder_step.onnx"))
+    with pytest.raises(integrity.IntegrityError, match="decoder_step.onnx: sha256 differs"):
+        runtime.ExportedModel(copy)
+    runtime.ExportedModel(copy, format="tflite")  # the TFLite files are intact
+
+
+@pytest.mark.parametrize("argv_tail,code,message", [
+    (["verify", "{missing}"], 2, "holds no manifest.json"),
+    (["verify", "{bad_manifest}"], 2, "is not valid JSON"),
+    (["verify", "{export}", "--model", "{truncated}"], 2, "not a readable .keras file"),
+])
+def test_bad_input_exits_2_with_one_line(exported, tmp_path, capsys, argv_tail, code, message):
+    _, directory = exported
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "manifest.json").write_text("{not json")
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes((directory / "model.keras").read_bytes()[:500])
+    paths = {"missing": tmp_path / "nothing", "bad_manifest": bad, "export": directory, "truncated": truncated}
+    assert cli.main([arg.format(**paths) for arg in argv_tail]) == code
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_an_internal_error_is_not_reported_as_a_failed_check(exported, capsys, monkeypatch):
+    from keras_attn.export import parity
+
+    monkeypatch.setattr(parity, "verify", lambda directory, model: {}["no such key"])
+    _, directory = exported
+    assert cli.main(["verify", str(directory), "--model", str(directory.parent / "model.keras")]) == 3
+    assert "internal error" in capsys.readouterr().err
+
+
+BAD_IDS = [
+    (np.ones((2, 3), "float32"), "integer token ids"),
+    (np.array(["a", "b"]), "integer token ids"),
+    (np.ones((2, 3, 1), "int32"), "must be 2-D"),
+    (np.ones((0, 3), "int32"), "at least one row"),
+    (np.array([[5, -1]]), r"outside \[0, 40\)"),
+    (np.array([[5, 40]]), r"outside \[0, 40\)"),
+    (np.ones((1, 17), "int32"), "at most 16"),
+]
+
+
+@pytest.mark.parametrize("ids,message", BAD_IDS)
+def test_decoding_and_the_runtime_refuse_bad_source_ids(exported, ids, message):
+    model, directory = exported
+    exported_model = runtime.ExportedModel(directory)
+    for decode in (lambda x: decoding.greedy_decode(model, x), lambda x: decoding.beam_decode(model, x),
+                   exported_model.greedy, exported_model.beam):
+        with pytest.raises(ValueError, match=f"`source_ids`.*{message}|{message}"):
+            decode(ids)
+
+
+def test_search_arguments_are_checked(exported):
+    model, directory = exported
+    exported_model = runtime.ExportedModel(directory)
+    ids = np.array([[5, 6, 0]])
+    for bad in (0, -3, 2.5):
+        with pytest.raises(ValueError, match="`beam_size`"):
+            decoding.beam_decode(model, ids, beam_size=bad)
+        with pytest.raises(ValueError, match="`beam_size`"):
+            exported_model.beam(ids, beam_size=bad)
+    for bad in (0, 17):  # the target position table has 16 positions
+        with pytest.raises(ValueError, match=r"`max_length` must be an integer \[1, 16\]"):
+            decoding.greedy_decode(model, ids, max_length=bad)
+        with pytest.raises(ValueError, match=r"`max_length` must be an integer \[1, 16\]"):
+            exported_model.greedy(ids, max_length=bad)
+
+
+@hypothesis.settings(max_examples=25, deadline=None, suppress_health_check=list(hypothesis.HealthCheck))
+@hypothesis.given(
+    dtype=st.sampled_from(["int32", "int64", "uint8", "float32", "bool"]),
+    shape=st.one_of(st.tuples(st.integers(0, 3)), st.tuples(st.integers(0, 3), st.integers(0, 20)),
+                    st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 2))),
+    low=st.integers(-3, 5),
+    high=st.integers(1, 45),
+    padding=st.integers(0, 4),
+)
+def test_every_call_returns_what_keras_gives_or_a_clear_error(exported, dtype, shape, low, high, padding):
+    model, directory = exported
+    exported_model = runtime.ExportedModel(directory, check_integrity=False)
+    rng = np.random.default_rng(abs(hash((dtype, shape, low, high, padding))) % 2**32)
+    ids = rng.integers(min(low, high - 1), max(high, low + 1), shape).astype(dtype)
+    if ids.ndim == 2 and ids.shape[1] > padding:
+        ids[:, ids.shape[1] - padding :] = 0
+    outcomes = []
+    for decode in (lambda x: decoding.greedy_decode(model, x, max_length=6),
+                   lambda x: exported_model.greedy(x, max_length=6)):
+        try:
+            outcomes.append(decode(ids))
+        except ValueError as error:
+            outcomes.append(str(error))
+    keras_result, runtime_result = outcomes
+    if isinstance(keras_result, str):
+        assert isinstance(runtime_result, str) and "`source_ids`" in keras_result, (keras_result, runtime_result)
+        return
+    assert not isinstance(runtime_result, str), runtime_result
+    np.testing.assert_array_equal(runtime_result.tokens, keras_result.tokens)
+    assert np.all(np.isfinite(runtime_result.attention)) and runtime_result.tokens.shape[0] == ids.shape[0]
