@@ -54,6 +54,7 @@ def _add_fit_arguments(parser, epochs, learning_rate):
     parser.add_argument("--mixed-precision", action="store_true",
                         help="mixed_bfloat16: bfloat16 compute, float32 weights (GPU; needed for cuDNN flash attention)")
     parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out (only once the run succeeds)")
 
 
 def _parser():
@@ -199,6 +200,8 @@ def _train(args):
         pretrain_epochs=args.pretrain_epochs,
         beam_size=args.beam,
         eval_limit=args.eval_examples,
+        overwrite=args.overwrite,
+        seed=args.seed,
     )
     if spec.kind.decodes:
         _show_translations(model, task)
@@ -269,6 +272,7 @@ def _pretrain(args):
     _, report = training.pretrain(
         args.name, train_ids, validation_ids, vocabulary, args.out, data_names=names, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, overrides=dict(args.overrides),
+        overwrite=args.overwrite, seed=args.seed,
     )
     history = report["history"]
     print(f"masked-LM validation loss {history['val_loss'][-1]:.3f}, accuracy {history['val_masked_accuracy'][-1]:.3f}; "
@@ -292,7 +296,7 @@ def _finetune(args):
         )
     _, report = training.finetune(
         args.directory, task, args.out, random_init=args.random_init, epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.learning_rate,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, overwrite=args.overwrite, seed=args.seed,
     )
     start = "random initialisation" if args.random_init else f"pretrained {args.directory}"
     print(f"{task.name} from {start}: test accuracy {report['test_accuracy']:.4f}; saved to {args.out}")
@@ -327,7 +331,7 @@ def _export(args):
     tokenizers = tasks.load_tokenizers(folder, config["tokenization"]) if config else None
     assets = {"model.keras": args.model}
     assets.update({name: os.path.join(folder, name) for name in sorted(os.listdir(folder))
-                   if config and (name.endswith("_vocabulary.txt") or name == "config.json")})
+                   if config and (name.endswith("_vocabulary.txt") or name in ("config.json", tasks.HELD_OUT))})
     manifest = export(
         load_model(args.model, compile=False),
         args.out,
@@ -359,10 +363,13 @@ def _verify(args):
 def _translate(args):
     from keras_attn.inference.translation import Translator, plot_attention
 
-    translation, source, outputs, attention = Translator(args.directory).translate(args.text, beam_size=args.beam)
-    print(translation)
+    translation = Translator(args.directory).translate(args.text, beam_size=args.beam)
+    if translation.source_length > len(translation.source_tokens):
+        print(f"keras-attn: warning: the input has {translation.source_length} tokens; the model read the first "
+              f"{len(translation.source_tokens)}", file=sys.stderr)
+    print(translation.text)
     if args.plot:
-        plot_attention(args.plot, source, outputs, attention)
+        plot_attention(args.plot, translation.source_tokens, translation.output_tokens, translation.attention)
         print(f"attention plot: {args.plot}")
 
 
@@ -377,25 +384,20 @@ def _show_translations(model, task, count=5):
 
 
 def _quiet_tensorflow():
-    """Imports TensorFlow (where it is installed) with the process's stderr
-    sent to /dev/null: its C++ libraries log at load (oneDNN, CUDA not found,
-    CPU features) through absl, which `TF_CPP_MIN_LOG_LEVEL` no longer
-    silences in TensorFlow 2.21. Later log lines stay off too."""
+    """Imports TensorFlow (where it is installed) with its load-time log lines
+    muted (`keras_attn.quiet`); later log lines stay off too."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" in sys.modules:
         return
-    stderr = sys.stderr.fileno()
-    saved, devnull = os.dup(stderr), os.open(os.devnull, os.O_WRONLY)
-    sys.stderr.flush()
-    os.dup2(devnull, stderr)
-    try:
-        import tensorflow  # noqa: F401
-    except ImportError:
-        pass  # a machine without TensorFlow (the JAX-only GPU machine)
-    finally:
-        os.dup2(saved, stderr)
-        os.close(saved)
-        os.close(devnull)
+    from keras_attn.quiet import native_stderr_muted
+
+    with native_stderr_muted():
+        try:
+            import tensorflow
+        except ImportError:
+            return  # a machine without TensorFlow (the JAX-only GPU machine)
+    # Length-bucketed batches retrace the training step once per batch width, by design.
+    tensorflow.get_logger().setLevel("ERROR")
 
 
 # Commands that load TensorFlow whatever the Keras backend.

@@ -17,6 +17,7 @@ import os
 import numpy as np
 
 from keras_attn import integrity
+from keras_attn.quiet import native_stderr_muted
 from keras_attn.validation import check_range, check_token_ids
 from keras_attn.inference import search
 
@@ -59,6 +60,7 @@ class LiteRTRunner:
 
         self.interpreter = Interpreter(model_path=path)
         self.runner = self.interpreter.get_signature_runner()
+        self.called = False
         details = self.runner.get_input_details(), self.runner.get_output_details()
         self.inputs, self.outputs = (
             [
@@ -70,7 +72,13 @@ class LiteRTRunner:
 
     def __call__(self, inputs):
         feed = {spec["name"]: np.asarray(inputs[spec["name"]], spec["dtype"]) for spec in self.inputs}
-        return {name: np.array(value) for name, value in self.runner(**feed).items()}
+        if self.called:
+            outputs = self.runner(**feed)
+        else:
+            with native_stderr_muted():  # the first run prints "Created TensorFlow Lite XNNPACK delegate for CPU"
+                outputs = self.runner(**feed)
+            self.called = True
+        return {name: np.array(value) for name, value in outputs.items()}
 
 
 RUNNERS = {"onnx": OnnxRunner, "tflite": LiteRTRunner}

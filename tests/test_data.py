@@ -263,3 +263,15 @@ def test_a_prepared_task_file_trains_where_there_is_no_tensorflow(tiny_corpora, 
     report = json.loads((out / "report.json").read_text())
     assert report["task"] == "spa-eng" and "test_bleu" not in report
     assert (out / "target_vocabulary.txt").read_text().splitlines() == original.target_vocabulary.tokens
+
+
+def test_readers_drop_a_bom_refuse_utf16_and_skip_a_huge_line(tmp_path, monkeypatch):
+    path = write(tmp_path, "bom.txt", b"\xef\xbb\xbfGo.\tVe.\n" + b"A.\tB.\n" * 20)
+    assert data.read_pairs(path).records[0] == ("Go.", "Ve.")
+    utf16 = write(tmp_path, "utf16.txt", "Go.\tVe.\n".encode("utf-16"))
+    with pytest.raises(data.CorpusError, match="UTF-16 text; save it as UTF-8"):
+        data.read_pairs(utf16)
+    monkeypatch.setattr(data, "MAX_LINE_BYTES", 64)
+    huge = write(tmp_path, "huge.txt", "Go.\tVe.\n" + "x" * 1000 + "\tlong\n" + "A.\tB.\n" * 20)
+    corpus = data.read_pairs(huge)
+    assert len(corpus.records) == 21 and corpus.problems == [f"{huge}:2: longer than 64 bytes"]

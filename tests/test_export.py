@@ -12,7 +12,7 @@ from keras_attn import runtime, zoo
 from keras_attn.data import tasks
 from keras_attn.inference import decoding
 from keras_attn.export import exporter, parity
-from tests.conftest import random_ids, run_python
+from tests.conftest import pad_right, random_ids, run_python
 from tests.test_zoo import SMALL
 
 pytestmark = pytest.mark.tensorflow
@@ -57,7 +57,7 @@ def test_every_preset_exports_with_parity_in_every_runtime(exports, name):
     cases = {row["case"] for row in report["rows"]}
     assert {"batch1", "mixed", "long"} <= cases
     for row in report["rows"]:
-        assert row["max_abs_error"] <= 1e-4, row
+        assert row["case"] == "integrity" or row["max_abs_error"] <= 1e-4, row
     assert all(row["max_abs_error"] <= 1e-4 for row in report["cross_format"])
     assert (directory / "parity.json").exists()
 
@@ -82,7 +82,12 @@ def test_runtime_decoding_equals_keras(exports, name, fmt, rng):
     np.testing.assert_array_equal(greedy.tokens, expected.tokens)
     np.testing.assert_allclose(greedy.attention, expected.attention, atol=1e-5)
     beam = exported.beam(source, beam_size=3, max_length=8)
-    np.testing.assert_array_equal(beam.tokens, decoding.beam_decode(model, source, beam_size=3, max_length=8).tokens)
+    expected_beam = decoding.beam_decode(model, source, beam_size=3, max_length=8)
+    # An untrained model has near-ties between hypotheses: a row may pick the other of two
+    # whose scores agree to float32 rounding, never a worse one.
+    np.testing.assert_allclose(beam.scores, expected_beam.scores, atol=1e-5)
+    same = (beam.tokens == expected_beam.tokens).all(axis=1)
+    assert same.sum() >= len(same) - 1, (beam.tokens, expected_beam.tokens)
 
 
 def test_runtime_classifies_like_keras(exports, rng):
@@ -111,23 +116,39 @@ def test_runtime_needs_neither_tensorflow_nor_keras(exports, rng):
     assert json.loads(lines[-2]) == decoding.greedy_decode(model, source, max_length=6).tokens.tolist()
 
 
-def test_quantized_artifacts(tmp_path, rng):
-    task = tasks.sentiment(600, seed=3)
-    model = zoo.build("transformer-classifier", **task.model_overrides())
-    keras_attn.training.compile_model(model)
-    model.fit(*zoo.preset("transformer-classifier").kind.fit_data(task, "train"), epochs=2, verbose=0)
+def test_quantized_artifacts_are_judged_and_int8_ignores_padding_and_batch(tmp_path, rng, capsys, monkeypatch):
+    run = tmp_path / "run"
+    assert keras_attn.cli.main(["train", "transformer-classifier", "--examples", "1500", "--epochs", "3",
+                                "--out", str(run)]) == 0
+    model = keras_attn.load_model(run / "model.keras")
     for quantize in ("fp16", "int8"):
         directory = tmp_path / quantize
-        manifest = exporter.export(model, directory, quantize=quantize)
+        assert keras_attn.cli.main(["export", str(run / "model.keras"), "--out", str(directory),
+                                    "--formats", "tflite", "onnx", "--quantize", quantize]) == 0
+        manifest = json.loads((directory / "manifest.json").read_text())
         quantized = {(a["format"], a["quantization"]) for a in manifest["artifacts"]}
-        assert ("tflite", quantize) in quantized
-        assert (("onnx", "int8") in quantized) == (quantize == "int8")
+        assert ("tflite", quantize) in quantized and (("onnx", "int8") in quantized) == (quantize == "int8")
         report = parity.verify(directory, model)
         assert report["passed"], parity.format_table(report)
-        rows = [r for r in report["rows"] if r["quantization"] == quantize and r["case"] != "padding"]
-        assert rows and all(r["argmax_agreement"] is not None for r in rows)
-        if quantize == "fp16":
-            assert all(r["argmax_agreement"] >= 0.99 for r in rows)
+        judged = [r for r in report["rows"] if r["quantization"] == quantize and r["status"] != "info"]
+        assert any(r["case"] == "real" for r in judged)  # the floor applies to the run's held-out examples
+        assert all(r["argmax_agreement"] >= parity.QUANTIZED_AGREEMENT[quantize] for r in judged
+                   if r["argmax_agreement"] is not None)
+
+    # int8 ONNX: a row gives the same logits alone, with more padding, and among other rows.
+    runner = runtime.OnnxRunner(str(tmp_path / "int8" / "forward_int8.onnx"))
+    ids = random_ids(rng, (4, 9), 40, lengths=[9, 3, 6, 2])
+    ids[:, 0] = 4
+    batch = runner({"token_ids": ids})["logits"]
+    for row in range(4):
+        alone = runner({"token_ids": ids[row : row + 1, : max(1, int((ids[row] != 0).sum()))]})["logits"]
+        padded = runner({"token_ids": pad_right(ids[row : row + 1], 5)})["logits"]
+        np.testing.assert_allclose(alone[0], batch[row], atol=1e-5)
+        np.testing.assert_allclose(padded[0], batch[row], atol=1e-5)
+
+    # The floor is enforced: an agreement no artifact can reach fails verify.
+    monkeypatch.setitem(parity.QUANTIZED_AGREEMENT, "int8", 1.01)
+    assert not parity.verify(tmp_path / "int8", model)["passed"]
 
 
 def test_export_refuses_a_non_empty_directory(tmp_path):
@@ -198,6 +219,17 @@ def test_cli_export_and_verify(tmp_path, capsys):
     assert [t.decode() for t in loaded.translate(tf.constant(texts))["translation"].numpy()] == [
         task.target_text(row) for row in expected.tokens
     ]
+    # Empty text reads as one padding token; text longer than the model reads is cut and
+    # flagged, in the signature as in `keras-attn translate`.
+    from keras_attn.inference.translation import Translator
+
+    translator, long_text = Translator(run), "the 1st of may 2018 " * 5
+    result = loaded.translate(tf.constant(["", long_text]))
+    assert result["truncated"].numpy().tolist() == [False, True]
+    assert [t.decode() for t in result["translation"].numpy()] == [translator.translate(t).text for t in ("", long_text)]
+    capsys.readouterr()
+    assert keras_attn.cli.main(["translate", str(run), long_text]) == 0
+    assert "the model read the first" in capsys.readouterr().err
 
 
 def test_string_signature_classifies_like_keras(tmp_path, capsys):
@@ -207,5 +239,31 @@ def test_string_signature_classifies_like_keras(tmp_path, capsys):
     capsys.readouterr()
     assert keras_attn.cli.main(["verify", str(out)]) == 0
     rows = json.loads((out / "parity.json").read_text())["rows"]
-    text_row = next(r for r in rows if r["role"] == "text")
+    text_row = next(r for r in rows if r["role"] == "text" and r["case"] == "real")
     assert text_row["status"] == "pass" and text_row["max_abs_error"] <= 1e-4
+
+
+@pytest.mark.parametrize("name", ["transformer-classifier", "bert-tiny"])
+def test_a_row_of_only_padding_gives_the_same_finite_result_everywhere(exports, name, rng):
+    model, directory = exports[name]
+    kind = zoo.preset(name).kind
+    ids = random_ids(rng, (2, 6), 40, lengths=[6, 0])  # the second row is all padding
+    inputs = kind.forward_inputs(ids)
+    results = {"keras": np.asarray(model(inputs)), "keras predict": model.predict(inputs, verbose=0)}
+    manifest = json.loads((directory / "manifest.json").read_text())
+    for artifact in manifest["artifacts"]:
+        results[artifact["path"]] = parity.open_artifact(directory, artifact)(inputs)["logits"]
+    for where, logits in results.items():
+        assert np.all(np.isfinite(logits)), where
+        np.testing.assert_allclose(logits, results["keras"], atol=1e-4, err_msg=where)
+
+
+@pytest.mark.parametrize("name", ["bahdanau", "transformer"])
+def test_a_source_of_only_padding_decodes_the_same_everywhere(exports, name):
+    model, directory = exports[name]
+    source = np.array([[9, 12, 7], [0, 0, 0]], "int32")
+    expected = decoding.greedy_decode(model, source, max_length=6)
+    for fmt in ("onnx", "tflite"):
+        got = runtime.ExportedModel(directory, format=fmt).greedy(source, max_length=6)
+        np.testing.assert_array_equal(got.tokens, expected.tokens)
+        assert np.all(np.isfinite(got.attention))

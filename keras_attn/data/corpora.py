@@ -236,17 +236,19 @@ def load(name, data_dir=None, num_examples=None, seed=0, vocabularies=None, max_
 
 def load_run_task(run_dir, data_dir=None):
     """`(config, task)`: the data a run of `keras-attn train` was trained on
-    (a corpus or the user's files, as its config recorded them), tokenized
+    (a built-in task, a corpus or the user's files, as its config recorded them), tokenized
     with the run's vocabularies, in the same splits. Refuses data whose
     sha256 changed since."""
     from keras_attn import models
     from keras_attn.training.recipes import read_run_config
 
     config = read_run_config(run_dir)
-    origin = config.get("data")
-    if not origin or not ("corpus" in origin or "files" in origin):
-        raise ValueError(f"{run_dir} was trained on {config.get('task')!r}, not on a corpus or files.")
+    origin = config.get("data") or {}
+    if not {"corpus", "files", "builtin"} & set(origin):
+        raise ValueError(f"{run_dir} does not record where its data came from ({config.get('task')!r}).")
     vocabularies = {side: t.tokens for side, t in tasks.load_tokenizers(run_dir, config["tokenization"]).items()}
+    if "builtin" in origin:
+        return config, tasks.load(origin["builtin"], origin["examples"], origin["seed"])
     if "files" in origin:
         task = from_files(models.get(config["kind"]).task_type, origin["files"]["train"], origin["files"].get("test"),
                           origin["tokenization"], max_length=origin["max_length"], seed=origin["seed"],

@@ -56,16 +56,42 @@ class Corpus:
     problems: list  # "file:line: reason"
 
 
+MAX_LINE_BYTES = 1 << 20  # a longer line is reported, not read whole into memory
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _raw_lines(path):
+    """`(number, bytes or None)` per line, read a block at a time: a line over
+    `MAX_LINE_BYTES` yields `None` and is skipped to its end, never held whole."""
+    with open(path, "rb") as f:
+        start = f.read(4)
+        if start.startswith(_UTF16_BOMS):
+            raise CorpusError(f"{path}: UTF-16 text; save it as UTF-8.")
+        f.seek(3 if start.startswith(b"\xef\xbb\xbf") else 0)  # a UTF-8 byte-order mark is dropped
+        number = 0
+        while True:
+            line = f.readline(MAX_LINE_BYTES + 1)
+            if not line:
+                return
+            number += 1
+            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+                while line and not line.endswith(b"\n"):
+                    line = f.readline(MAX_LINE_BYTES)
+                yield number, None
+                continue
+            yield number, line.rstrip(b"\n")
+
+
 def _read_lines(path, parse, max_bad_fraction, skip_header=False):
     if not os.path.isfile(path):
         raise CorpusError(f"{path}: no such file.")
-    with open(path, "rb") as f:
-        raw_lines = f.read().split(b"\n")
-    if raw_lines and raw_lines[-1] == b"":
-        raw_lines.pop()
     records, problems = [], []
-    for number, raw in enumerate(raw_lines, start=1):
+    for number, raw in _raw_lines(path):
         if skip_header and number == 1:
+            continue
+        if raw is None:
+            problems.append(f"{path}:{number}: longer than {MAX_LINE_BYTES:,d} bytes")
             continue
         try:
             line = raw.decode("utf-8").rstrip("\r")

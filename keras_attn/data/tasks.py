@@ -114,6 +114,10 @@ class TranslationTask:
     def tokenizers(self):
         return {"source": self.source_tokenizer, "target": self.target_tokenizer}
 
+    def validate(self):
+        """Refuses arrays that do not fit together (see `check_splits`)."""
+        check_splits(self, {"source": len(self.source_vocabulary), "target": len(self.target_vocabulary)})
+
     def metadata(self):
         """What a run's `config.json` records of its task."""
         return {"task": self.name, "tokenization": self.tokenization, "lengths": self.lengths(), "data": self.origin}
@@ -157,10 +161,70 @@ class ClassificationTask:
     def tokenizers(self):
         return {"source": self.tokenizer}
 
+    def validate(self):
+        """Refuses arrays that do not fit together (see `check_splits`) and
+        labels outside `[0, num_classes)`."""
+        check_splits(self, {"source": len(self.vocabulary)})
+        for split, (_, labels) in self.splits.items():
+            if labels.ndim != 1 or (labels.size and (labels.min() < 0 or labels.max() >= self.num_classes)):
+                raise ValueError(f"Task {self.name!r}, {split}: labels must be class ids in [0, {self.num_classes}).")
+
     def metadata(self):
         """What a run's `config.json` records of its task (class names included)."""
         return {"task": self.name, "tokenization": self.tokenization, "lengths": self.lengths(), "data": self.origin,
                 "labels": self.labels}
+
+
+SPLITS = ("train", "validation", "test")
+
+
+def check_splits(task, vocabulary_sizes):
+    """Every split present, integer arrays with as many rows as targets and
+    examples, token ids inside their vocabularies (`{"source": n, "target": n}`;
+    a classifier's targets are labels, checked by the task)."""
+    for split in SPLITS:
+        if split not in task.splits:
+            raise ValueError(f"Task {task.name!r} has no {split!r} split.")
+        arrays = dict(zip(("source", "target"), task.splits[split]))
+        rows = {side: len(array) for side, array in arrays.items()}
+        if len(set(rows.values())) != 1 or len(task.examples.get(split, [])) not in (0, rows["source"]):
+            raise ValueError(f"Task {task.name!r}, {split}: {rows} rows and {len(task.examples[split])} examples differ.")
+        for side, array in arrays.items():
+            if np.asarray(array).dtype.kind not in "iu":
+                raise ValueError(f"Task {task.name!r}, {split}: {side} arrays must hold integers.")
+            if side in vocabulary_sizes and array.size and (array.min() < 0 or array.max() >= vocabulary_sizes[side]):
+                raise ValueError(f"Task {task.name!r}, {split}: {side} ids outside [0, {vocabulary_sizes[side]}).")
+    if not len(task.splits["train"][0]):
+        raise ValueError(f"Task {task.name!r} has no training examples.")
+
+
+HELD_OUT = "held_out.npz"
+
+
+def save_held_out(task, directory, count=64):
+    """The first `count` test examples (ids and texts) into `directory`: what
+    `verify` checks an export on, exactly the examples the run held out."""
+    inputs, targets = task.splits["test"]
+    texts, answers = zip(*task.examples["test"][:count]) if task.examples["test"] else ((), ())
+    np.savez(os.path.join(directory, HELD_OUT), name=np.array(task.name), inputs=inputs[:count],
+             targets=targets[:count], texts=np.array(texts, dtype=str), answers=np.array([str(a) for a in answers]))
+
+
+def load_held_out(directory, tokenization):
+    """The held-out examples `save_held_out` wrote, as a task whose test split
+    is them (train and validation empty), with the run's tokenizers."""
+    with np.load(os.path.join(directory, HELD_OUT), allow_pickle=False) as stored:
+        arrays = {key: stored[key] for key in stored.files}
+    tokenizer_of = load_tokenizers(directory, tokenization)
+    examples = list(zip(arrays["texts"].tolist(), arrays["answers"].tolist()))
+    empty = (arrays["inputs"][:0], arrays["targets"][:0])
+    splits = {"train": empty, "validation": empty, "test": (arrays["inputs"], arrays["targets"])}
+    all_examples = {"train": [], "validation": [], "test": examples}
+    name = str(arrays["name"])
+    if "target" in tokenizer_of:
+        return TranslationTask(name, tokenizer_of["source"], tokenizer_of["target"], splits, all_examples)
+    num_classes = int(arrays["targets"].max()) + 1 if arrays["targets"].size else 1
+    return ClassificationTask(name, tokenizer_of["source"], num_classes, splits, all_examples)
 
 
 # The vocabulary files a run directory holds, by side (a classifier has a source side only).
@@ -314,6 +378,13 @@ def load_file(path):
     """The task that `save` wrote (no pickled objects are read)."""
     with np.load(path, allow_pickle=False) as stored:
         arrays = {key: stored[key] for key in stored.files}
+    required = {"name", "kind", "tokenization", "origin", "source_vocabulary"} | {
+        f"{split}_{part}" for split in SPLITS for part in ("inputs", "targets", "texts", "answers")
+    }
+    required |= {"num_classes", "labels"} if str(arrays.get("kind")) == "classification" else {"target_vocabulary"}
+    missing = sorted(required - set(arrays))
+    if missing:
+        raise ValueError(f"{path}: not a keras-attn task file (missing {', '.join(missing)}).")
     name, tokenization = str(arrays["name"]), str(arrays["tokenization"])
     splits, examples = {}, {}
     for split in ("train", "validation", "test"):

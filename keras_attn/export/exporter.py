@@ -11,12 +11,11 @@ import json
 import os
 import platform
 import shutil
-import tempfile
 
 import keras
 import numpy as np
 
-from keras_attn import integrity, models, progress
+from keras_attn import integrity, models, progress, staging
 from keras_attn.layers import fused_attention
 from keras_attn.saving import float32_copy
 
@@ -79,10 +78,55 @@ def _write_onnx(piece, function, path):
     tf2onnx.convert.from_function(function, input_signature=signature, opset=ONNX_OPSET, output_path=path)
 
 
-def _write_onnx_int8(float_path, path):
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+# Weight matrices consumed by these ops (input index) are stored in int8.
+_WEIGHT_INPUTS = {"MatMul": 1, "Gather": 0}
+_MIN_QUANTIZED_SIZE = 1024  # smaller tensors (biases, norms) stay float32
 
-    quantize_dynamic(float_path, path, weight_type=QuantType.QInt8)
+
+def _write_onnx_int8(float_path, path):
+    """Weight-only int8: each large MatMul weight (per output column) and
+    Gather table (per row) is stored as int8 with float32 scales and
+    dequantized in the graph; activations stay float32.
+
+    Not onnxruntime's `quantize_dynamic`: it quantizes activations with one
+    scale per tensor computed on each call, so an output changed with the
+    padding and with the other rows of the batch (0.11 on a transformer row).
+    Here the arithmetic is the float model's on rounded weights, so padding
+    and batch change nothing."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(float_path)
+    graph = model.graph
+    initializers = {tensor.name: tensor for tensor in graph.initializer}
+    consumers = {}
+    for node in graph.node:
+        for index, name in enumerate(node.input):
+            consumers.setdefault(name, []).append((node.op_type, index))
+    new_nodes = []
+    for name, tensor in initializers.items():
+        uses = consumers.get(name, [])
+        weights = numpy_helper.to_array(tensor)
+        if (weights.dtype != np.float32 or weights.ndim != 2 or weights.size < _MIN_QUANTIZED_SIZE or not uses
+                or any(_WEIGHT_INPUTS.get(op) != index for op, index in uses)):
+            continue
+        axis = 0 if uses[0][0] == "Gather" else 1  # per row of a table, per output column of a matrix
+        scale = np.maximum(np.abs(weights).max(axis=1 - axis), 1e-12) / 127.0
+        shape = (-1, 1) if axis == 0 else (1, -1)
+        quantized = np.clip(np.round(weights / scale.reshape(shape)), -127, 127).astype(np.int8)
+        graph.initializer.remove(tensor)
+        graph.initializer.extend([
+            numpy_helper.from_array(quantized, f"{name}_int8"),
+            numpy_helper.from_array(scale.astype(np.float32), f"{name}_scale"),
+            numpy_helper.from_array(np.zeros(scale.shape, np.int8), f"{name}_zero_point"),
+        ])
+        new_nodes.append(helper.make_node("DequantizeLinear", [f"{name}_int8", f"{name}_scale", f"{name}_zero_point"],
+                                          [name], name=f"{name}_dequantize", axis=axis))
+    nodes = list(graph.node)
+    del graph.node[:]
+    graph.node.extend(new_nodes + nodes)  # before their consumers: the graph stays topologically sorted
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
 
 
 def _saved_model_outputs(path):
@@ -148,9 +192,9 @@ def export(
             `translate` or `classify` signature takes strings (see
             `text_signatures.py`).
 
-    The export is written into a temporary directory beside `out_dir` and
-    renamed into place only when every artifact is written, so a failure
-    leaves nothing behind.
+    The export is written into a staging directory beside `out_dir` and
+    renamed into place only when every artifact is written (`staging`), so
+    a failure leaves `out_dir` as it was.
     """
     formats = tuple(formats)
     unknown = sorted(set(formats) - set(FORMATS))
@@ -158,81 +202,24 @@ def export(
         raise ValueError(f"`formats` must be a non-empty subset of {list(FORMATS)}, got {list(formats)}.")
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"`quantize` must be one of {list(QUANTIZATIONS)}, got {quantize!r}.")
-    out_dir = os.path.abspath(out_dir)
-    if os.path.exists(out_dir) and os.listdir(out_dir) and not overwrite:
-        raise FileExistsError(f"{out_dir} is not empty; pass overwrite=True (--overwrite) to replace it.")
+    staging.check_target(out_dir, overwrite)
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError("Export needs the TensorFlow backend: run with KERAS_BACKEND=tensorflow.")
 
     model = float32_copy(model)  # a model trained under mixed precision exports in float32
-    parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    _remove_abandoned_staging(parent)
-    staging = tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=parent)
-    try:
+    with staging.staged(out_dir, overwrite) as work:
         # Exports trace the plain attention: the one whose TFLite and ONNX lowering is tested.
         with fused_attention(False):
-            manifest = _export_into(model, staging, formats, quantize, lengths)
+            manifest = _export_into(model, work, formats, quantize, lengths)
             if tokenizers is not None:
-                manifest["artifacts"].append(_export_text(model, staging, tokenizers, manifest))
+                manifest["artifacts"].append(_export_text(model, work, tokenizers, manifest))
         manifest["assets"] = []
         for name, source in (assets or {}).items():
-            shutil.copy(source, os.path.join(staging, name))
-            manifest["assets"].append(integrity.record(staging, name))
-        with open(os.path.join(staging, integrity.MANIFEST), "w") as f:
+            shutil.copy(source, os.path.join(work, name))
+            manifest["assets"].append(integrity.record(work, name))
+        with open(os.path.join(work, integrity.MANIFEST), "w") as f:
             json.dump(manifest, f, indent=2)
-        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp made it private
-        _replace(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return manifest
-
-
-STAGING_PREFIX = ".export-"
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _replace(staging, out_dir):
-    """Renames `staging` to `out_dir`; an existing `out_dir` is moved aside
-    first and deleted only once the new one is in place."""
-    if not os.path.exists(out_dir):
-        os.rename(staging, out_dir)
-        return
-    aside = tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-old-", dir=os.path.dirname(out_dir))
-    os.rmdir(aside)
-    os.rename(out_dir, aside)
-    try:
-        os.rename(staging, out_dir)
-    except BaseException:
-        os.rename(aside, out_dir)
-        raise
-    shutil.rmtree(aside, ignore_errors=True)
-
-
-def _remove_abandoned_staging(parent):
-    """Deletes the staging folders of exports whose process no longer runs (killed ones)."""
-    for name in os.listdir(parent):
-        if not name.startswith(STAGING_PREFIX):
-            continue
-        pid = name[len(STAGING_PREFIX) :].split("-")[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
-            shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
-
-
-def _running(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _export_text(model, directory, tokenizers, manifest):

@@ -18,9 +18,21 @@ from keras_attn.tokenizers import pad_sequences
 from keras_attn.tokenizers.vocabulary import CLS_ID
 
 
+TRUNCATED = {"name": "truncated", "dtype": "bool", "shape": [None]}
+
+
+def _ids(ragged, max_length):
+    """`(ids (batch, 1..max_length), truncated (batch,))`: rows cut to
+    `max_length`, and at least one column, so empty text is one padding token."""
+    truncated = ragged.row_lengths() > max_length
+    ids = tf.cast(ragged.to_tensor(0), tf.int32)[:, :max_length]
+    ids = tf.pad(ids, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(ids)[1])]])
+    return ids, truncated
+
+
 class TranslateSignature:
     name = "translate"
-    outputs = [{"name": "translation", "dtype": "string", "shape": [None]}]
+    outputs = [{"name": "translation", "dtype": "string", "shape": [None]}, TRUNCATED]
 
     def endpoint(self, archive, model, tokenizers, lengths):
         tokenize = _track(archive, tokenizers["source"])[0]
@@ -31,9 +43,9 @@ class TranslateSignature:
         archive.track(search)
 
         def translate(texts):
-            source = tf.cast(tokenize(texts).to_tensor(0), tf.int32)[:, :max_source_length]
+            source, truncated = _ids(tokenize(texts), max_source_length)
             # Finished rows continue with padding, and detokenizing drops reserved ids ([END]).
-            return {"translation": detokenize(search(source)["history"])}
+            return {"translation": detokenize(search(source)["history"]), "truncated": truncated}
 
         return translate
 
@@ -45,7 +57,7 @@ class TranslateSignature:
 
 class ClassifySignature:
     name = "classify"
-    outputs = [{"name": "probabilities", "dtype": "float32", "shape": [None, None]}]
+    outputs = [{"name": "probabilities", "dtype": "float32", "shape": [None, None]}, TRUNCATED]
 
     def endpoint(self, archive, model, tokenizers, lengths):
         tokenize = _track(archive, tokenizers["source"])[0]
@@ -55,10 +67,10 @@ class ClassifySignature:
 
         def classify(texts):
             ids = tokenize(texts)
-            ids = tf.concat([tf.fill([ids.nrows(), 1], tf.constant(CLS_ID, ids.dtype)), ids], axis=1)
-            ids = tf.cast(ids.to_tensor(0), tf.int32)[:, :max_length]
+            ids, truncated = _ids(tf.concat([tf.fill([ids.nrows(), 1], tf.constant(CLS_ID, ids.dtype)), ids], 1),
+                                  max_length)
             logits = model(kind.forward_inputs(ids, tf.zeros_like), training=False)
-            return {"probabilities": tf.nn.softmax(logits, axis=-1)}
+            return {"probabilities": tf.nn.softmax(logits, axis=-1), "truncated": truncated}
 
         return classify
 

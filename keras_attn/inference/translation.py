@@ -6,6 +6,7 @@ run's tokenizer (`keras_attn.tokenizers`, pure Python), so no TensorFlow
 is needed.
 """
 
+import dataclasses
 import os
 
 import numpy as np
@@ -14,31 +15,48 @@ from keras_attn.data import tasks
 from keras_attn.inference import decoding
 from keras_attn.saving import load_model
 from keras_attn.tokenizers import pad_sequences
+from keras_attn.tokenizers.vocabulary import PAD_ID
 from keras_attn.training.recipes import read_run_config
 
 
+@dataclasses.dataclass
+class Translation:
+    text: str
+    source_tokens: list  # what the model read (after any cut)
+    output_tokens: list
+    attention: np.ndarray  # (outputs, sources)
+    source_length: int  # tokens in the input text; more than `source_tokens` when it was cut
+
+
 class Translator:
-    """Translates text with the model and tokenizers of a run directory."""
+    """Translates text with the model and tokenizers of a run directory.
+
+    Text is read as the string-signature SavedModel of its export reads it:
+    at most the export's `max_source_length` tokens (longer input is cut, and
+    `Translation.source_length` says by how much), empty text as one padding
+    token; the output has at most `max_target_length - 1` tokens.
+    """
 
     def __init__(self, directory):
         self.config = read_run_config(directory)
         self.model = load_model(os.path.join(directory, "model.keras"), compile=False)
-        decoding.decoding_kind(self.model)  # refuses a classifier
+        self.lengths = decoding.decoding_kind(self.model).export_lengths(self.model, self.config["lengths"])
         tokenizers = tasks.load_tokenizers(directory, self.config["tokenization"])
         self.source, self.target = tokenizers["source"], tokenizers["target"]
 
     def translate(self, text, beam_size=None):
-        """`(translation, source tokens, output tokens, attention (outputs × sources))`."""
         source_ids = self.source.encode(text)
-        ids = pad_sequences([source_ids])
-        max_length = self.config["lengths"]["max_target_length"]
+        read = source_ids[: self.lengths["max_source_length"]]
+        ids = pad_sequences([read or [PAD_ID]])
+        steps = self.lengths["max_target_length"] - 1
         if beam_size:
-            result = decoding.beam_decode(self.model, ids, beam_size=beam_size, max_length=max_length)
+            result = decoding.beam_decode(self.model, ids, beam_size=beam_size, max_length=steps)
         else:
-            result = decoding.greedy_decode(self.model, ids, max_length=max_length)
+            result = decoding.greedy_decode(self.model, ids, max_length=steps)
         outputs = self.target.pieces(result.tokens[0])
-        attention = np.asarray(result.attention[0, : len(outputs)])
-        return self.target.decode(result.tokens[0]), self.source.pieces(source_ids), outputs, attention
+        attention = np.asarray(result.attention[0, : len(outputs), : len(read)])
+        return Translation(self.target.decode(result.tokens[0]), self.source.pieces(read), outputs, attention,
+                           len(source_ids))
 
 
 def plot_attention(path, source_tokens, output_tokens, attention):

@@ -5,6 +5,7 @@ from keras_attn.layers.attention_masks import causal_mask, masked_softmax
 from keras_attn.layers.bahdanau_attention import BahdanauAttention
 from keras_attn.layers.feed_forward import FeedForward
 from keras_attn.layers.fused_attention import fused_attention, fused_attention_enabled, set_fused_attention
+from keras_attn.layers.masked_average_pooling import MaskedAveragePooling
 from keras_attn.layers.masked_lm_head import MaskedLMHead
 from keras_attn.layers.multi_head_attention import MultiHeadAttention
 from keras_attn.layers.position_embedding import PositionEmbedding, sinusoidal_table
@@ -15,6 +16,7 @@ from keras_attn.layers.transformer_encoder_block import TransformerEncoderBlock
 __all__ = [
     "BahdanauAttention",
     "FeedForward",
+    "MaskedAveragePooling",
     "MaskedLMHead",
     "MultiHeadAttention",
     "PositionEmbedding",

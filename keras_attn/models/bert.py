@@ -188,14 +188,14 @@ class BertClassifierKind(ClassifierKind):
     def max_length(self, model):
         return _max_length(model)
 
-    def pretrain_on_task(self, model, task, epochs, batch_size, learning_rate, verbose):
+    def pretrain_on_task(self, model, task, epochs, batch_size, learning_rate, verbose, seed=0):
         if not epochs:
             return {}
         from keras_attn.data.masked_lm import MaskedLMDataset
         from keras_attn.training import compile_model
 
         masked_lm = BertMaskedLM(model.backbone)  # pretrains the classifier's backbone in place
-        batches = MaskedLMDataset(task.splits["train"][0], len(task.vocabulary), batch_size=batch_size)
+        batches = MaskedLMDataset(task.splits["train"][0], len(task.vocabulary), batch_size=batch_size, seed=seed)
         compile_model(masked_lm, learning_rate, total_steps=len(batches) * epochs)
         with progress.step(f"masked-LM pretraining on the task's sentences for {epochs} epoch(s)"):
             history = masked_lm.fit(batches, epochs=epochs, verbose=verbose)

@@ -111,7 +111,7 @@ class ModelKind:
         """`(x, y)` of a task split for `model.fit`."""
         raise NotImplementedError
 
-    def pretrain_on_task(self, model, task, epochs, batch_size, learning_rate, verbose):
+    def pretrain_on_task(self, model, task, epochs, batch_size, learning_rate, verbose, seed=0):
         """Trains `model` in place before fitting it on `task`; returns report entries."""
         return {}
 

@@ -41,7 +41,7 @@ def build_transformer_classifier(
     x = layers.TransformerEncoderBlock(num_heads, intermediate_dim, dropout=dropout, name="encoder_layer_0")(
         x, padding_mask=padding_mask
     )
-    x = keras.layers.GlobalAveragePooling1D(name="pooling")(x, mask=padding_mask)
+    x = layers.MaskedAveragePooling(name="pooling")(x, padding_mask)
     x = keras.layers.Dropout(dropout)(x)
     x = keras.layers.Dense(hidden_units, activation="relu", name="hidden")(x)
     x = keras.layers.Dropout(dropout)(x)

@@ -11,7 +11,7 @@ import time
 import keras
 import numpy as np
 
-from keras_attn import models, progress, zoo
+from keras_attn import models, progress, staging, zoo
 from keras_attn.data import tasks
 from keras_attn.data.batching import LengthBucketedBatches
 from keras_attn.data.masked_lm import MaskedLMDataset
@@ -60,6 +60,8 @@ def train(
     verbose="auto",
     beam_size=None,
     eval_limit=None,
+    overwrite=False,
+    seed=0,
 ):
     """Builds preset `name` sized to `task`, fits it, keeps the best epoch
     (lowest validation loss) in `out_dir/model.keras` with the config and
@@ -72,13 +74,16 @@ def train(
     kind = zoo.preset(name).kind
     kind.check_task(name, task)
     overrides = {**task_overrides(name, task), **(overrides or {})}
+    check_fit_arguments(task, overrides, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+    staging.check_target(out_dir, overwrite)
+    keras.utils.set_random_seed(seed)  # weights, dropout; the batches and masking take `seed` too
     model = zoo.build(name, **overrides)  # validates before anything is written
-    os.makedirs(out_dir, exist_ok=True)
     started = time.time()
-    report = kind.pretrain_on_task(model, task, pretrain_epochs, batch_size, learning_rate, verbose)
+    report = kind.pretrain_on_task(model, task, pretrain_epochs, batch_size, learning_rate, verbose, seed)
     return fit(
         model, name, task, out_dir, overrides, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         verbose=verbose, beam_size=beam_size, eval_limit=eval_limit, report=report, started=started,
+        overwrite=overwrite, seed=seed,
     )
 
 
@@ -96,15 +101,28 @@ def fit(
     eval_limit=None,
     report=None,
     started=None,
+    overwrite=False,
+    seed=0,
 ):
     """Fits `model` (preset `name` with `overrides`) on `task` in
     length-bucketed batches, keeps the best epoch by validation loss in
     `out_dir/model.keras`, evaluates it on the test split and saves the
-    metadata beside it. Returns `(model, report)`."""
+    metadata beside it. Returns `(model, report)`.
+
+    The run is written into a staging folder and takes `out_dir`'s place
+    only when it is complete (`keras_attn.staging`): a failed run leaves the
+    previous one as it was. A non-empty `out_dir` needs `overwrite`.
+    """
     kind = models.kind_of(model)
     kind.check_task(name, task)
-    os.makedirs(out_dir, exist_ok=True)
-    started = started or time.time()
+    check_fit_arguments(task, {}, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+    with staging.staged(out_dir, overwrite) as work:
+        return _fit(model, kind, name, task, work, overrides, epochs, batch_size, learning_rate, verbose,
+                    beam_size, eval_limit, report, started or time.time(), seed)
+
+
+def _fit(model, kind, name, task, out_dir, overrides, epochs, batch_size, learning_rate, verbose, beam_size,
+         eval_limit, report, started, seed):
     report = {
         "preset": name, "task": task.name, "overrides": overrides, "train_examples": len(task.splits["train"][1]),
         **(report or {}),
@@ -112,7 +130,9 @@ def fit(
     # Written first, so that the checkpoint is usable (translate, export) while training runs.
     _write_run_config(out_dir, name, kind, task.tokenizers, overrides, task.metadata())
     rows = batch_multiple()  # under data parallelism every batch splits evenly over the devices
-    train_batches = LengthBucketedBatches(*kind.fit_data(task, "train"), batch_size=batch_size, row_multiple=rows)
+    train_batches = LengthBucketedBatches(
+        *kind.fit_data(task, "train"), batch_size=batch_size, row_multiple=rows, seed=seed
+    )
     validation_batches = LengthBucketedBatches(
         *kind.fit_data(task, "validation"), batch_size=batch_size, shuffle=False, row_multiple=rows
     )
@@ -128,7 +148,24 @@ def fit(
             if beam_size and kind.decodes:
                 report.update(kind.evaluate(model, task, "test", batch_size, limit=eval_limit, beam_size=beam_size))
     _write_json(os.path.join(out_dir, "report.json"), report)
+    tasks.save_held_out(task, out_dir)
     return model, report
+
+
+def check_fit_arguments(task, overrides, **positive):
+    """Refuses, before anything is written: a non-positive `epochs`,
+    `batch_size` or `learning_rate`; overrides that do not fit the task (a
+    vocabulary smaller than its ids, lengths shorter than its rows, fewer
+    classes than its labels); a task whose arrays are inconsistent."""
+    for name, value in positive.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"`{name}` must be positive, got {value!r}.")
+    if task is None:
+        return
+    task.validate()
+    for key, needed in task.model_overrides().items():
+        if key in overrides and isinstance(overrides[key], int) and overrides[key] < needed:
+            raise ValueError(f"`{key}`={overrides[key]} does not fit the task {task.name!r}, which needs {needed}.")
 
 
 def _fit_best_epoch(model, batches, validation_batches, epochs, out_dir, verbose):
@@ -157,6 +194,8 @@ def pretrain(
     learning_rate=1e-3,
     overrides=None,
     verbose="auto",
+    overwrite=False,
+    seed=0,
 ):
     """Masked-LM pretraining of preset `name` (a kind with pretraining: BERT)
     on `token_ids` (rows that start with `[CLS]`, right-padded; the width
@@ -169,13 +208,22 @@ def pretrain(
     kind = zoo.preset(name).kind
     if kind.pretraining_overrides is None:
         raise ValueError(f"Masked-LM pretraining needs a preset that has it (BERT); {name!r} has none.")
+    check_fit_arguments(None, {}, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+    staging.check_target(out_dir, overwrite)
     width = int(np.shape(token_ids)[1])
     overrides = {"vocabulary_size": len(vocabulary), "max_length": width, **(overrides or {})}
+    keras.utils.set_random_seed(seed)
     masked_lm = zoo.build(name, **{**overrides, **kind.pretraining_overrides})
-    os.makedirs(out_dir, exist_ok=True)
+    with staging.staged(out_dir, overwrite) as work:
+        return _pretrain(masked_lm, kind, name, token_ids, validation_ids, vocabulary, work, data_names, epochs,
+                         batch_size, learning_rate, overrides, verbose, seed, width)
+
+
+def _pretrain(masked_lm, kind, name, token_ids, validation_ids, vocabulary, out_dir, data_names, epochs, batch_size,
+              learning_rate, overrides, verbose, seed, width):
     started = time.time()
-    batches = MaskedLMDataset(token_ids, len(vocabulary), batch_size=batch_size)
-    validation = MaskedLMDataset(validation_ids, len(vocabulary), batch_size=batch_size, shuffle=False)
+    batches = MaskedLMDataset(token_ids, len(vocabulary), batch_size=batch_size, seed=seed)
+    validation = MaskedLMDataset(validation_ids, len(vocabulary), batch_size=batch_size, shuffle=False, seed=seed)
     compile_model(masked_lm, learning_rate, total_steps=len(batches) * epochs)
     tokenizer = WordPieceTokenizer(vocabulary)
     metadata = {"task": "+".join(data_names) or "masked_lm", "tokenization": tokenizer.name,

@@ -1,0 +1,84 @@
+"""Runs are whole, reproducible and refuse bad data before writing anything."""
+
+import json
+
+import numpy as np
+import pytest
+
+import keras_attn
+from keras_attn import cli, training
+from keras_attn.data import tasks
+
+SMALL_RUN = ["--examples", "300", "--epochs", "1", "--set", "units=16", "--set", "embedding_dim=8"]
+
+
+def test_same_command_same_weights(tmp_path):
+    for run in ("a", "b"):
+        assert cli.main(["train", "bahdanau", *SMALL_RUN, "--seed", "7", "--out", str(tmp_path / run)]) == 0
+    assert cli.main(["train", "bahdanau", *SMALL_RUN, "--seed", "8", "--out", str(tmp_path / "c")]) == 0
+    weights = {run: keras_attn.load_model(tmp_path / run / "model.keras").get_weights() for run in "abc"}
+    assert all(np.array_equal(a, b) for a, b in zip(weights["a"], weights["b"]))
+    assert not all(np.array_equal(a, c) for a, c in zip(weights["a"], weights["c"]))
+
+
+def test_a_run_needs_overwrite_and_a_failed_run_leaves_the_previous_one(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    assert cli.main(["train", "bahdanau", *SMALL_RUN, "--out", str(out)]) == 0
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    assert cli.main(["train", "bahdanau", *SMALL_RUN, "--out", str(out)]) == 2
+    assert "is not empty; pass --overwrite" in capsys.readouterr().err
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the machine ran out of patience")
+
+    monkeypatch.setattr(training.recipes, "_fit_best_epoch", broken)
+    assert cli.main(["train", "bahdanau", *SMALL_RUN, "--seed", "3", "--overwrite", "--out", str(out)]) == 2
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no staging folder left
+    monkeypatch.undo()
+    assert cli.main(["train", "bahdanau", *SMALL_RUN, "--seed", "3", "--overwrite", "--out", str(out)]) == 0
+    assert (out / "model.keras").read_bytes() != before["model.keras"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--epochs", "0"], "`epochs` must be positive"),
+    (["--learning-rate", "-1"], "`learning_rate` must be positive"),
+    (["--set", "source_vocabulary_size=5"], "`source_vocabulary_size`=5 does not fit the task 'dates', which needs 48"),
+])
+def test_bad_training_arguments_are_refused_before_anything_is_written(tmp_path, capsys, argv, message):
+    out = tmp_path / "run"
+    assert cli.main(["train", "bahdanau", "--examples", "100", *argv, "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_task_files_are_checked(tmp_path, capsys):
+    task = tasks.sentiment(200, seed=1)
+    ids, labels = task.splits["train"]
+    task.splits["train"] = (ids, np.where(labels == 1, 2, labels).astype("int32"))  # a label outside [0, 2)
+    tasks.save(task, tmp_path / "bad_labels.npz")
+    with np.load(tmp_path / "bad_labels.npz") as stored:
+        np.savez(tmp_path / "incomplete.npz", **{k: stored[k] for k in stored.files if k != "test_inputs"})
+    assert cli.main(["train", "transformer-classifier", "--task-file", str(tmp_path / "bad_labels.npz"),
+                     "--out", str(tmp_path / "a")]) == 2
+    assert "labels must be class ids in [0, 2)" in capsys.readouterr().err
+    assert cli.main(["train", "transformer-classifier", "--task-file", str(tmp_path / "incomplete.npz"),
+                     "--out", str(tmp_path / "b")]) == 2
+    assert "not a keras-attn task file (missing test_inputs)" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_run_keeps_its_held_out_examples_and_evaluate_rescores_them(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", "transformer-classifier", "--examples", "400", "--epochs", "1", "--seed", "4",
+                     "--out", str(out)]) == 0
+    task = tasks.sentiment(400, seed=4)
+    held_out = tasks.load_held_out(out, "words")
+    np.testing.assert_array_equal(held_out.splits["test"][0], task.splits["test"][0][:64])
+    assert held_out.examples["test"] == [(text, str(label)) for text, label in task.examples["test"][:64]]
+    train_texts = {text for text, _ in task.examples["train"]}
+    assert not train_texts & {text for text, _ in held_out.examples["test"]}
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"test_accuracy": report["test_accuracy"]}
