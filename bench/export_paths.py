@@ -16,7 +16,7 @@ import time
 
 import tensorflow as tf
 
-from bench.common import report
+from common import report
 from keras_attn import models, zoo
 from keras_attn.export import exporter
 

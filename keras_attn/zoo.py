@@ -54,8 +54,8 @@ PRESETS = {
     "bahdanau": Preset(
         bahdanau.KIND,
         build_bahdanau,
-        "RNN encoder-decoder with Bahdanau additive attention: bidirectional GRU encoder, "
-        "GRU decoder attending at every step.",
+        "RNN encoder-decoder of Bahdanau et al. 2015: bidirectional GRU encoder; at each step the previous "
+        "decoder state attends (additive attention) and the context feeds the GRU.",
         {
             "source_vocabulary_size": 8000,
             "target_vocabulary_size": 8000,

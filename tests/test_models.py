@@ -81,3 +81,26 @@ def test_classifier_padding_invariance(name, overrides, rng):
         return np.asarray(model(kind.forward_inputs(token_ids)))
 
     np.testing.assert_allclose(run(pad_right(ids, 6)), run(ids), atol=1e-5)
+
+
+def test_bahdanau_is_wired_as_in_the_paper(rng):
+    # At step i the context c_i comes from the previous state s_{i-1} (whatever
+    # y_{i-1} is), and it feeds the recurrence: s_i depends on the annotations.
+    model = zoo.build("bahdanau", dropout=0.0, **SEQ2SEQ["bahdanau"])
+    source, _ = seq2seq_batch(rng)
+    encoder, step = zoo.preset("bahdanau").kind.inference_models(model)
+    memory = {name: np.asarray(value) for name, value in encoder({"encoder_token_ids": source}).items()}
+    attention = model.get_layer("decoder_rnn").attention
+    _, expected = attention(memory["state"][:, None], memory["encoder_outputs"], keys_mask=source != 0,
+                            return_attention_scores=True)
+
+    def run(token, annotations):
+        return step({"token_ids": np.full((3, 1), token, "int32"), "state": memory["state"],
+                     "encoder_outputs": annotations, "encoder_token_ids": source})
+
+    first, second = run(9, memory["encoder_outputs"]), run(17, memory["encoder_outputs"])
+    for out in (first, second):
+        np.testing.assert_allclose(np.asarray(out["attention"]), np.asarray(expected)[:, 0], atol=1e-6)
+    assert not np.allclose(np.asarray(first["next_state"]), np.asarray(second["next_state"]))
+    moved = run(9, memory["encoder_outputs"] * 1.5)
+    assert not np.allclose(np.asarray(moved["next_state"]), np.asarray(first["next_state"]), atol=1e-4)

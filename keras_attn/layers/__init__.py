@@ -3,6 +3,7 @@
 from keras_attn.layers.activations import gelu_tanh
 from keras_attn.layers.attention_masks import causal_mask, masked_softmax
 from keras_attn.layers.bahdanau_attention import BahdanauAttention
+from keras_attn.layers.bahdanau_decoder import BahdanauDecoder
 from keras_attn.layers.feed_forward import FeedForward
 from keras_attn.layers.fused_attention import fused_attention, fused_attention_enabled, set_fused_attention
 from keras_attn.layers.masked_average_pooling import MaskedAveragePooling
@@ -15,6 +16,7 @@ from keras_attn.layers.transformer_encoder_block import TransformerEncoderBlock
 
 __all__ = [
     "BahdanauAttention",
+    "BahdanauDecoder",
     "FeedForward",
     "MaskedAveragePooling",
     "MaskedLMHead",

@@ -1,11 +1,14 @@
-"""An RNN encoder-decoder with Bahdanau (additive) attention.
+"""The RNN encoder-decoder with additive attention of Bahdanau, Cho and Bengio (2015).
 
-Encoder: token embedding → bidirectional GRU (the annotations of Bahdanau
-et al. 2015). Decoder: token embedding → GRU; at every target position the
-decoder state queries the annotations with `BahdanauAttention`
-(`v^T tanh(W1 s + W2 h)`), and the context and state together predict the
-next token (the attentional hidden state of Luong et al. 2015). The first
-decoder state is a `tanh` projection of the encoder's final states.
+Encoder: token embedding → bidirectional GRU, whose outputs are the
+annotations `h_j`. Decoder (`layers.BahdanauDecoder`), as in the paper: at
+step `i` the previous state `s_{i-1}` queries the annotations
+(`e_ij = v^T tanh(W s_{i-1} + U h_j)`, padding masked) for the context
+`c_i`, and the GRU reads `[embedding(y_{i-1}); c_i]`, so the context feeds
+the recurrence. The output layer reads `s_i`, `c_i` and
+`embedding(y_{i-1})` (a `tanh` layer where the paper has maxout). The first
+decoder state is a `tanh` projection of the encoder's final states (the
+paper projects the backward one).
 
 `build_bahdanau` returns the teacher-forced training model
 `{"encoder_token_ids", "decoder_token_ids"} → logits`; `KIND` (a
@@ -47,8 +50,7 @@ def build_bahdanau(
         keras.layers.GRU(units, return_sequences=True, return_state=True), name="encoder_rnn"
     )
     bridge = keras.layers.Dense(units, activation="tanh", name="bridge")
-    decoder_rnn = keras.layers.GRU(units, return_sequences=True, name="decoder_rnn")
-    attention = layers.BahdanauAttention(units, name="attention")
+    decoder_rnn = layers.BahdanauDecoder(units, name="decoder_rnn")
     attention_output = keras.layers.Dense(units, activation="tanh", name="attention_output")
     output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
     projection = keras.layers.Dense(target_vocabulary_size, name="logits")
@@ -59,10 +61,10 @@ def build_bahdanau(
     )
     initial_state = bridge(ops.concatenate([forward_state, backward_state], axis=-1))
     # Right padding of the target never reaches earlier positions of a
-    # left-to-right GRU, so the decoder needs no mask.
-    states = decoder_rnn(keras.layers.Dropout(dropout)(target_embedding(decoder_ids)), initial_state=initial_state)
-    context = attention(states, annotations, keys_mask=padding_mask)
-    hidden = attention_output(ops.concatenate([states, context], axis=-1))
+    # left-to-right recurrence, so the decoder needs no target mask.
+    previous = keras.layers.Dropout(dropout)(target_embedding(decoder_ids))
+    states, contexts = decoder_rnn(previous, annotations, initial_state, keys_mask=padding_mask)
+    hidden = attention_output(ops.concatenate([states, contexts, previous], axis=-1))
     logits = projection(output_dropout(hidden))
     return keras.Model({"encoder_token_ids": encoder_ids, "decoder_token_ids": decoder_ids}, logits, name=name)
 
@@ -90,46 +92,37 @@ class BahdanauEncoder(keras.Model):
 class BahdanauDecoderStep(keras.Model):
     """One decoder step: `{"token_ids" (b, 1), "encoder_outputs",
     "encoder_token_ids", "state" (b, units)}` → `{"logits" (b, vocab),
-    "next_state", "attention" (b, s)}`. Runs the GRU cell directly, so the step
-    has no loop."""
+    "next_state", "attention" (b, s)}`, where `attention` are the weights
+    that `state` (`s_{i-1}`) put on the source to make this step's context.
+    The decoder's own `step`, so teacher forcing and decoding compute the same."""
 
     def __init__(self, model, **kwargs):
         super().__init__(name="bahdanau_decoder_step", **kwargs)
         self.embedding = model.get_layer("decoder_embedding")
-        self.cell = model.get_layer("decoder_rnn").cell
-        self.attention = model.get_layer("attention")
+        self.decoder = model.get_layer("decoder_rnn")
         self.attention_output = model.get_layer("attention_output")
         self.projection = model.get_layer("logits")
 
     def call(self, inputs):
-        token = ops.squeeze(self.embedding(inputs["token_ids"]), 1)
-        state, _ = self.cell(token, [inputs["state"]])
-        query = ops.expand_dims(state, 1)
-        context, weights = self.attention(
-            query,
-            inputs["encoder_outputs"],
-            keys_mask=ops.not_equal(inputs["encoder_token_ids"], 0),
-            return_attention_scores=True,
+        previous = ops.squeeze(self.embedding(inputs["token_ids"]), 1)
+        state, context, weights = self.decoder.step(
+            previous, inputs["state"], inputs["encoder_outputs"], ops.not_equal(inputs["encoder_token_ids"], 0)
         )
-        hidden = self.attention_output(ops.concatenate([query, context], axis=-1))
-        return {
-            "logits": ops.squeeze(self.projection(hidden), 1),
-            "next_state": state,
-            "attention": ops.squeeze(weights, 1),
-        }
+        hidden = self.attention_output(ops.concatenate([state, context, previous], axis=-1))
+        return {"logits": self.projection(hidden), "next_state": state, "attention": weights}
 
 
 def unrolled_copy(model, source_length, target_length):
-    """A copy of a training model with fixed lengths and unrolled GRUs: a
-    masked RNN of dynamic length lowers to a TensorList loop that TFLite runs
-    only with Flex ops, so the exported pieces take fixed lengths."""
+    """A copy of a training model with fixed lengths and unrolled recurrences:
+    a masked RNN (or `ops.scan`) of dynamic length lowers to a TensorList loop
+    that TFLite runs only with Flex ops, so the exported pieces take fixed lengths."""
     config = model.get_config()
     lengths = {"encoder_token_ids": source_length, "decoder_token_ids": target_length}
     for layer in config["layers"]:
         layer_config = layer["config"]
         if layer["class_name"] == "InputLayer":
             layer_config["batch_shape"] = [None, lengths[layer_config["name"]]]
-        elif layer["class_name"] == "GRU":
+        elif layer["class_name"] == "BahdanauDecoder":
             layer_config["unroll"] = True
         elif layer["class_name"] == "Bidirectional":
             layer_config["layer"]["config"]["unroll"] = True
