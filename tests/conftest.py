@@ -84,3 +84,29 @@ def write_tiny_corpora(folder):
 @pytest.fixture(scope="session")
 def tiny_corpora(tmp_path_factory):
     return write_tiny_corpora(tmp_path_factory.mktemp("data"))
+
+
+# One export per distinct model at test widths: `bert-mini` and `bert-small`
+# are `bert-tiny` there (same kind, same overrides).
+EXPORTED = ["bahdanau", "transformer", "transformer-base", "bert-tiny", "bert-tiny-masked-lm", "transformer-classifier"]
+
+
+@pytest.fixture(scope="session")
+def exports(tmp_path_factory):
+    """`{name: (model, export directory)}`: one float32 export of each of
+    `EXPORTED` with its `model.keras`, shared by the tests (copy before changing one)."""
+    from keras_attn import zoo
+    from keras_attn.export import exporter
+    from tests.test_zoo import SMALL
+
+    root = tmp_path_factory.mktemp("exports")
+    out = {}
+    for name in EXPORTED:
+        preset = name.replace("-masked-lm", "")
+        extra = {"head": "masked_lm"} if name.endswith("-masked-lm") else {}
+        model = zoo.build(preset, **{**SMALL[preset], **extra})
+        model.save(root / f"{name}.keras")
+        exporter.export(model, root / name, lengths={"max_source_length": 12, "max_target_length": 10},
+                        assets={"model.keras": root / f"{name}.keras"})
+        out[name] = (model, root / name)
+    return out

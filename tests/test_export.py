@@ -12,7 +12,7 @@ from keras_attn import runtime, zoo
 from keras_attn.data import tasks
 from keras_attn.inference import decoding
 from keras_attn.export import exporter, parity
-from tests.conftest import pad_right, random_ids, run_python
+from tests.conftest import EXPORTED, pad_right, random_ids, run_python
 from tests.test_zoo import SMALL
 
 pytestmark = pytest.mark.tensorflow
@@ -21,27 +21,15 @@ def build(name, **extra):
     return zoo.build(name, **{**SMALL[name], **extra})
 
 
-@pytest.fixture(scope="module")
-def exports(tmp_path_factory):
-    """One float32 export of every preset (and the masked-LM head), shared by the tests."""
-    root = tmp_path_factory.mktemp("exports")
-    out = {}
-    for name in zoo.names() + ["bert-tiny-masked-lm"]:
-        model = build("bert-tiny", head="masked_lm") if name == "bert-tiny-masked-lm" else build(name)
-        directory = root / name
-        exporter.export(model, directory, lengths={"max_source_length": 12, "max_target_length": 10})
-        out[name] = (model, directory)
-    return out
-
-
-@pytest.mark.parametrize("name", zoo.names() + ["bert-tiny-masked-lm"])
+@pytest.mark.parametrize("name", EXPORTED)
 def test_every_preset_exports_with_parity_in_every_runtime(exports, name):
     model, directory = exports[name]
     manifest = json.loads((directory / "manifest.json").read_text())
-    roles = {"forward", "encoder", "decoder_step"} if name in ("bahdanau", "transformer", "transformer-base") else {"forward"}
+    roles = {"forward", "encoder", "decoder_step"} if keras_attn.models.kind_of(model).decodes else {"forward"}
     assert {(a["format"], a["role"]) for a in manifest["artifacts"]} == {
         (fmt, role) for fmt in ("saved_model", "tflite", "onnx") for role in roles
     }
+    assert [a["path"] for a in manifest["assets"]] == ["model.keras"]
     for artifact in manifest["artifacts"]:
         path = directory / artifact["path"]
         assert artifact["size_bytes"] > 0 and len(artifact["sha256"]) == 64

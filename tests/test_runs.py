@@ -13,9 +13,10 @@ SMALL_RUN = ["--examples", "300", "--epochs", "1", "--set", "units=16", "--set",
 
 
 def test_same_command_same_weights(tmp_path):
+    command = ["train", "transformer-classifier", "--examples", "300", "--epochs", "1"]
     for run in ("a", "b"):
-        assert cli.main(["train", "bahdanau", *SMALL_RUN, "--seed", "7", "--out", str(tmp_path / run)]) == 0
-    assert cli.main(["train", "bahdanau", *SMALL_RUN, "--seed", "8", "--out", str(tmp_path / "c")]) == 0
+        assert cli.main([*command, "--seed", "7", "--out", str(tmp_path / run)]) == 0
+    assert cli.main([*command, "--seed", "8", "--out", str(tmp_path / "c")]) == 0
     weights = {run: keras_attn.load_model(tmp_path / run / "model.keras").get_weights() for run in "abc"}
     assert all(np.array_equal(a, b) for a, b in zip(weights["a"], weights["b"]))
     assert not all(np.array_equal(a, c) for a, c in zip(weights["a"], weights["c"]))

@@ -20,16 +20,10 @@ from tests.test_zoo import SMALL
 pytestmark = pytest.mark.tensorflow
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """A trained-free transformer exported to ONNX and TFLite, with its model file."""
-    from keras_attn.export import exporter
-
-    root = tmp_path_factory.mktemp("trust")
-    model = zoo.build("transformer", **SMALL["transformer"])
-    model.save(root / "model.keras")
-    exporter.export(model, root / "export", formats=("tflite", "onnx"), assets={"model.keras": root / "model.keras"})
-    return model, root / "export"
+@pytest.fixture
+def exported(exports):
+    """The shared `transformer` export (its `model.keras` included)."""
+    return exports["transformer"]
 
 
 def tampered_copy(exported, tmp_path, change):
@@ -75,7 +69,7 @@ def flip_a_byte(name):
 def test_verify_fails_on_a_broken_export(exported, tmp_path, capsys, change, reason):
     model, _ = exported
     copy = tampered_copy(exported, tmp_path, change)
-    assert cli.main(["verify", str(copy), "--model", str(exported[1].parent / "model.keras")]) == 1
+    assert cli.main(["verify", str(copy), "--model", str(exported[1].parent / "transformer.keras")]) == 1
     table = capsys.readouterr().out
     assert table.strip().endswith("FAILED") and reason in table
     failed = [row for row in json.loads((copy / "parity.json").read_text())["rows"] if row["status"] == "fail"]
@@ -84,7 +78,7 @@ def test_verify_fails_on_a_broken_export(exported, tmp_path, capsys, change, rea
 
 def test_verify_passes_the_untouched_export(exported, capsys):
     model, directory = exported
-    assert cli.main(["verify", str(directory), "--model", str(directory.parent / "model.keras")]) == 0
+    assert cli.main(["verify", str(directory)]) == 0  # its own model.keras
     rows = json.loads((directory / "parity.json").read_text())["rows"]
     assert {row["path"] for row in rows if row["case"] == "integrity"} >= {"model.keras", "forward.onnx"}
     (directory / "parity.json").unlink()
@@ -133,7 +127,7 @@ def test_an_internal_error_is_not_reported_as_a_failed_check(exported, capsys, m
 
     monkeypatch.setattr(parity, "verify", lambda directory, model: {}["no such key"])
     _, directory = exported
-    assert cli.main(["verify", str(directory), "--model", str(directory.parent / "model.keras")]) == 3
+    assert cli.main(["verify", str(directory)]) == 3
     assert "internal error" in capsys.readouterr().err
 
 
