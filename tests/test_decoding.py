@@ -23,8 +23,8 @@ class TableDecoder:
 
 
 def table(rows):
-    """rows: {previous token: {next token: probability}} over a vocabulary of 8."""
-    t = np.full((8, 8), 1e-9)
+    """rows: {previous token: {next token: probability}} over a vocabulary of 12."""
+    t = np.full((12, 12), 1e-9)
     for prev, nexts in rows.items():
         for nxt, p in nexts.items():
             t[prev, nxt] = p
@@ -55,6 +55,34 @@ def test_length_normalisation_can_prefer_longer_outputs():
     plain_length = int((plain.tokens[0] != PAD_ID).sum())
     normalised_length = int((normalised.tokens[0] != PAD_ID).sum())
     assert (plain_length, normalised_length) == (1, 3)
+
+
+def test_a_hypothesis_pruned_while_a_short_one_ends_is_still_found():
+    # [END] first (0.35) is best by raw probability; "5 8 9 [END]" (0.32) wins
+    # under the length penalty. A search whose finished hypotheses keep
+    # occupying beam slots drops 5 at the first step (two slots: [END] and 4).
+    decoder = TableDecoder(table({START_ID: {END_ID: 0.35, 4: 0.33, 5: 0.32}, 4: {6: 0.5, 7: 0.5},
+                                  6: {END_ID: 0.5, 8: 0.5}, 7: {END_ID: 0.5, 8: 0.5}, 5: {8: 1.0}, 8: {9: 1.0},
+                                  9: {END_ID: 1.0}, END_ID: {END_ID: 1.0}}))
+    result = search.beam_search(decoder, np.ones((1, 2), "int32"), max_length=6, beam_size=2, alpha=1.0)
+    assert result.tokens[0].tolist()[:4] == [5, 8, 9, END_ID]
+    assert result.scores[0] == pytest.approx(np.log(0.32) / search.length_penalty(4, 1.0), abs=1e-6)
+
+
+def test_the_search_stops_when_no_alive_hypothesis_can_win():
+    # Both beams have ended after two steps; what stays alive is far less likely.
+    decoder = TableDecoder(table({START_ID: {END_ID: 0.6, 4: 0.4}, 4: {END_ID: 1.0}, END_ID: {END_ID: 1.0}}))
+    result = search.beam_search(decoder, np.ones((1, 2), "int32"), max_length=10, beam_size=2, alpha=0.6)
+    assert result.tokens.shape == (1, 2) and result.tokens[0].tolist() == [END_ID, PAD_ID]
+    assert result.scores[0] == pytest.approx(np.log(0.6), abs=1e-6)
+
+
+def test_without_a_finished_hypothesis_the_best_alive_one_is_returned_with_a_finite_score():
+    decoder = TableDecoder(table({START_ID: {4: 0.7, 5: 0.3}, 4: {4: 0.9, 5: 0.1}, 5: {5: 1.0}}))
+    result = search.beam_search(decoder, np.ones((2, 2), "int32"), max_length=3, beam_size=2, alpha=0.6)
+    assert result.tokens.tolist() == [[4, 4, 4], [4, 4, 4]]
+    assert np.all(np.isfinite(result.scores))
+    assert result.scores[0] == pytest.approx(np.log(0.7 * 0.81) / search.length_penalty(3, 0.6), abs=1e-6)
 
 
 def small_seq2seq(name):
@@ -100,12 +128,15 @@ def test_compiled_search_equals_host_search(name, rng):
 
 
 @pytest.mark.parametrize("name", ["bahdanau", "transformer"])
-def test_keras_greedy_equals_beam_of_one(name, rng):
+def test_a_beam_of_one_finds_at_least_what_greedy_finds(name, rng):
+    # Its alive hypothesis is the greedy path over every token but [END], and each
+    # step's [END] joins the finished set: the greedy hypothesis is among them.
     model = small_seq2seq(name)
     source = random_ids(rng, (3, 6), 30, lengths=[6, 3, 5])
     greedy = decoding.greedy_decode(model, source, max_length=8)
     beam = decoding.beam_decode(model, source, beam_size=1, alpha=0.0, max_length=8)
-    np.testing.assert_array_equal(greedy.tokens, beam.tokens)
+    ended = (greedy.tokens == END_ID).any(axis=1)
+    assert np.all(beam.scores[ended] >= greedy.scores[ended] - 1e-5)
     assert greedy.attention.shape == (3, greedy.tokens.shape[1], 6)
     assert np.all(greedy.attention[1, :, 3:] == 0)
     wide = decoding.beam_decode(model, source, beam_size=3, max_length=8)

@@ -70,114 +70,181 @@ def _whole_batches(predict, multiple):
 
 
 class SearchLoop(keras.Model):
-    """Greedy (`beam_size=1`) or beam search as one Keras model:
-    `source_ids (b, s)` → the final beams, `{"steps", "history" (b*k, T),
-    "attention_history" (b*k, T, s), "scores", "lengths", "finished" (b, k)}`.
+    """Greedy search as one Keras model: `source_ids (b, s)` →
+    `{"steps", "history" (b, T), "attention_history" (b, T, s), "scores" (b,)}`.
 
-    The search is `keras_attn.search.beam_search` written in `keras.ops`
-    inside `ops.while_loop`, which stops once every beam has ended. Memory
-    entries that a step updates (`next_<name>`) follow their beam; the
-    encoded source stays where it is. A finished beam extends with padding
-    at no cost, so with one beam this is exactly greedy search.
+    `keras_attn.inference.search.greedy_search` written in `keras.ops` inside
+    `ops.while_loop`, which stops once every row has ended; a row that ended
+    continues with padding at no cost. Memory entries that a step updates
+    (`next_<name>`) are carried; the encoded source stays where it is.
     """
 
-    def __init__(self, model, max_length, beam_size=1, **kwargs):
+    def __init__(self, model, max_length, **kwargs):
         super().__init__(name="search_loop", **kwargs)
         self.encoder, self.decoder_step = inference_models(model)
-        self.max_length, self.beam_size = max_length, beam_size
+        self.max_length = max_length
 
     def call(self, source_ids):
-        k, steps = self.beam_size, self.max_length
+        steps = self.max_length
         batch, source_length = ops.shape(source_ids)[0], ops.shape(source_ids)[1]
-        rows = batch * k
-        source_ids = ops.repeat(source_ids, k, axis=0) if k > 1 else source_ids
         memory = dict(self.encoder({"encoder_token_ids": source_ids}))
         memory["encoder_token_ids"] = source_ids
         slots = ops.arange(steps)
 
-        def not_done(step, tokens, scores, finished, lengths, history, attention_history, memory):
+        def not_done(step, tokens, scores, finished, history, attention_history, memory):
             return ops.logical_and(ops.less(step, steps), ops.logical_not(ops.all(finished)))
 
-        def advance(step, tokens, scores, finished, lengths, history, attention_history, memory):
-            inputs = dict(memory, token_ids=ops.expand_dims(tokens, 1), step=ops.zeros((rows,), "int32") + step)
-            outputs = self.decoder_step(inputs)
+        def advance(step, tokens, scores, finished, history, attention_history, memory):
+            outputs = self.decoder_step(dict(memory, token_ids=ops.expand_dims(tokens, 1),
+                                             step=ops.zeros((batch,), "int32") + step))
+            log_probs = ops.log_softmax(ops.cast(outputs["logits"], "float32"), axis=-1)
+            best = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
+            tokens = ops.where(finished, PAD_ID, best)
+            scores = scores + ops.where(finished, 0.0, ops.max(log_probs, axis=-1))
+            attention = ops.where(ops.expand_dims(finished, 1), 0.0, ops.cast(outputs["attention"], "float32"))
+            at_step = ops.equal(slots, step)
+            history = ops.where(at_step, ops.expand_dims(tokens, 1), history)
+            attention_history = ops.where(ops.reshape(at_step, (1, -1, 1)), ops.expand_dims(attention, 1),
+                                          attention_history)
+            finished = ops.logical_or(finished, ops.equal(tokens, END_ID))
+            return step + 1, tokens, scores, finished, history, attention_history, _updated(memory, outputs)
+
+        step, _, scores, _, history, attention_history, _ = ops.while_loop(
+            not_done,
+            advance,
+            (
+                ops.convert_to_tensor(0, "int32"),
+                ops.full((batch,), START_ID, "int32"),
+                ops.zeros((batch,), "float32"),
+                ops.zeros((batch,), "bool"),
+                ops.zeros((batch, steps), "int32"),
+                ops.zeros((batch, steps, source_length), "float32"),
+                memory,
+            ),
+        )
+        return {"steps": ops.zeros((batch,), "int32") + step, "history": history,
+                "attention_history": attention_history, "scores": scores}
+
+
+def _updated(memory, outputs, order=None):
+    """`memory` with the entries the step updated (`next_<name>`), taken in
+    `order` (the parent rows of the surviving beams) when given."""
+    updated = {}
+    for name, value in memory.items():
+        new = outputs.get(f"next_{name}")
+        if new is None:
+            updated[name] = value
+        else:
+            updated[name] = ops.cast(new if order is None else ops.take(new, order, axis=0), value.dtype)
+    return updated
+
+
+class BeamSearchLoop(keras.Model):
+    """Beam search as one Keras model: `keras_attn.inference.search.beam_search`
+    (alive and finished hypotheses, the GNMT length penalty applied to the
+    finished ones during the search, and its stopping rule) written in
+    `keras.ops` inside `ops.while_loop`. `source_ids (b, s)` → the final
+    sets, `{"steps", "finished_scores" (b, k), "finished_history" (b, k, T),
+    "finished_attention" (b, k, T, s), "alive_scores" (b, k),
+    "alive_history" (b*k, T), "alive_attention" (b*k, T, s)}`.
+    """
+
+    def __init__(self, model, max_length, beam_size, alpha, **kwargs):
+        super().__init__(name="beam_search_loop", **kwargs)
+        self.encoder, self.decoder_step = inference_models(model)
+        self.max_length, self.beam_size, self.alpha = max_length, beam_size, alpha
+
+    def call(self, source_ids):
+        k, steps, alpha = self.beam_size, self.max_length, self.alpha
+        batch, source_length = ops.shape(source_ids)[0], ops.shape(source_ids)[1]
+        source_ids = ops.repeat(source_ids, k, axis=0)
+        memory = dict(self.encoder({"encoder_token_ids": source_ids}))
+        memory["encoder_token_ids"] = source_ids
+        slots = ops.arange(steps)
+        row_starts = ops.expand_dims(ops.arange(batch, dtype="int32"), 1)
+        final_penalty = search.length_penalty(steps, alpha)
+
+        def not_done(step, tokens, alive_scores, alive_history, alive_attention, finished_scores, finished_history,
+                     finished_attention, memory):
+            can_win = ops.max(alive_scores, axis=1) / final_penalty >= ops.min(finished_scores, axis=1)
+            return ops.logical_and(ops.less(step, steps), ops.any(can_win))
+
+        def advance(step, tokens, alive_scores, alive_history, alive_attention, finished_scores, finished_history,
+                    finished_attention, memory):
+            outputs = self.decoder_step(dict(memory, token_ids=ops.expand_dims(tokens, 1),
+                                             step=ops.zeros((batch * k,), "int32") + step))
             log_probs = ops.log_softmax(ops.cast(outputs["logits"], "float32"), axis=-1)
             vocabulary_size = ops.shape(log_probs)[-1]
             log_probs = ops.reshape(log_probs, (batch, k, vocabulary_size))
-            padding_only = ops.where(ops.equal(ops.arange(vocabulary_size), PAD_ID), 0.0, -np.inf)
-            log_probs = ops.where(ops.expand_dims(finished, -1), padding_only, log_probs)
-            candidates = ops.reshape(ops.expand_dims(scores, -1) + log_probs, (batch, k * vocabulary_size))
-            scores, best = ops.top_k(candidates, k)
-            best = ops.cast(best, "int32")
-            beam, token = best // vocabulary_size, best % vocabulary_size
-            order = ops.reshape(ops.expand_dims(ops.arange(batch, dtype="int32") * k, 1) + beam, (-1,))
-
-            def follow(value):  # the rows of each surviving beam's parent
-                return ops.take(value, order, axis=0) if k > 1 else value
-
-            was_finished = ops.reshape(follow(ops.reshape(finished, (-1,))), (batch, k))
-            lengths = ops.reshape(follow(ops.reshape(lengths, (-1,))), (batch, k)) + ops.cast(
-                ops.logical_not(was_finished), "int32"
-            )
-            finished = ops.logical_or(was_finished, ops.equal(token, END_ID))
-            tokens = ops.reshape(token, (-1,))
+            candidates = ops.reshape(ops.expand_dims(alive_scores, -1) + log_probs, (batch, k * vocabulary_size))
+            scores, top = ops.top_k(candidates, 2 * k)
+            top = ops.cast(top, "int32")
+            parent, token = top // vocabulary_size, top % vocabulary_size
+            parent_rows = ops.reshape(row_starts * k + parent, (-1,))  # (b * 2k,)
             at_step = ops.equal(slots, step)
-            history = ops.where(at_step, ops.expand_dims(tokens, 1), follow(history))
-            attention = follow(ops.cast(outputs["attention"], "float32"))
-            attention = ops.where(ops.reshape(was_finished, (-1, 1)), 0.0, attention)
-            attention_history = ops.where(
-                ops.reshape(at_step, (1, -1, 1)), ops.expand_dims(attention, 1), follow(attention_history)
-            )
-            memory = {
-                name: ops.cast(follow(outputs[f"next_{name}"]), value.dtype) if f"next_{name}" in outputs else value
-                for name, value in memory.items()
-            }
-            return step + 1, tokens, scores, finished, lengths, history, attention_history, memory
+            history = ops.where(at_step, ops.reshape(token, (-1, 1)), ops.take(alive_history, parent_rows, axis=0))
+            step_attention = ops.take(ops.cast(outputs["attention"], "float32"), parent_rows, axis=0)
+            attention = ops.where(ops.reshape(at_step, (1, -1, 1)), ops.expand_dims(step_attention, 1),
+                                  ops.take(alive_attention, parent_rows, axis=0))
+            ends = ops.equal(token, END_ID)
 
-        first_scores = ops.where(ops.equal(ops.arange(k), 0), 0.0, -np.inf)  # one live beam at first
+            # Finished: the k best of the old and the newly ended, by normalised score.
+            penalty = ((5.0 + ops.cast(step + 1, "float32")) / 6.0) ** alpha
+            pool_scores = ops.concatenate([finished_scores, ops.where(ends, scores / penalty, -np.inf)], axis=1)
+            pool_history = ops.concatenate([finished_history, ops.reshape(history, (batch, 2 * k, steps))], axis=1)
+            pool_attention = ops.concatenate(
+                [finished_attention, ops.reshape(attention, (batch, 2 * k, steps, source_length))], axis=1
+            )
+            finished_scores, keep = ops.top_k(pool_scores, k)
+            keep = ops.cast(keep, "int32")
+            finished_history = ops.take_along_axis(pool_history, ops.expand_dims(keep, -1), axis=1)
+            finished_attention = ops.take_along_axis(pool_attention, ops.reshape(keep, (batch, k, 1, 1)), axis=1)
+
+            # Alive: the k best that did not end.
+            alive_scores, pick = ops.top_k(ops.where(ends, -np.inf, scores), k)
+            picked = ops.reshape(row_starts * (2 * k) + ops.cast(pick, "int32"), (-1,))  # (b * k,) of (b * 2k)
+            tokens = ops.take(ops.reshape(token, (-1,)), picked, axis=0)
+            order = ops.take(parent_rows, picked, axis=0)
+            return (step + 1, tokens, alive_scores, ops.take(history, picked, axis=0),
+                    ops.take(attention, picked, axis=0), finished_scores, finished_history, finished_attention,
+                    _updated(memory, outputs, order))
+
+        first = ops.where(ops.equal(ops.arange(k), 0), 0.0, -np.inf)  # one live beam at first
         state = ops.while_loop(
             not_done,
             advance,
             (
                 ops.convert_to_tensor(0, "int32"),
-                ops.full((rows,), START_ID, "int32"),
-                ops.zeros((batch, k), "float32") + first_scores,
-                ops.zeros((batch, k), "bool"),
-                ops.zeros((batch, k), "int32"),
-                ops.zeros((rows, steps), "int32"),
-                ops.zeros((rows, steps, source_length), "float32"),
+                ops.full((batch * k,), START_ID, "int32"),
+                ops.zeros((batch, k), "float32") + first,
+                ops.zeros((batch * k, steps), "int32"),
+                ops.zeros((batch * k, steps, source_length), "float32"),
+                ops.full((batch, k), -np.inf, "float32"),
+                ops.zeros((batch, k, steps), "int32"),
+                ops.zeros((batch, k, steps, source_length), "float32"),
                 memory,
             ),
         )
-        step, _, scores, finished, lengths, history, attention_history, _ = state
-        return {
-            "steps": ops.zeros((batch,), "int32") + step,
-            "history": history,
-            "attention_history": attention_history,
-            "scores": scores,
-            "lengths": lengths,
-            "finished": finished,
-        }
+        step, _, alive_scores, alive_history, alive_attention, finished_scores, finished_history, finished_attention, _ = state
+        return {"steps": ops.zeros((batch,), "int32") + step, "alive_scores": alive_scores,
+                "alive_history": alive_history, "alive_attention": alive_attention, "finished_scores": finished_scores,
+                "finished_history": finished_history, "finished_attention": finished_attention}
 
 
 # One compiled search per model and search shape, reused across calls.
 _search_loops = weakref.WeakKeyDictionary()
 
 
-def _run_search(model, source_ids, max_length, beam_size):
-    """The final beams of `SearchLoop`, as numpy `(batch, beams, ...)` arrays
-    cut to the steps taken."""
+def _run(model, loop_class, source_ids, *arguments):
+    """The outputs of the compiled search `loop_class(model, *arguments)` on
+    `source_ids`, as numpy arrays of the caller's rows."""
     loops = _search_loops.setdefault(model, {})
-    key = (max_length, beam_size, fused_attention_enabled())  # the switch is read when tracing
+    key = (loop_class, *arguments, fused_attention_enabled())  # the switch is read when tracing
     if key not in loops:
-        loops[key] = SearchLoop(model, max_length, beam_size)
+        loops[key] = loop_class(model, *arguments)
     padded, batch = pad_rows(np.asarray(source_ids, "int32"), batch_multiple())
     outputs = loops[key].predict_on_batch(padded)
-    steps = int(outputs["steps"][0])
-    history = outputs["history"][: batch * beam_size, :steps].reshape(batch, beam_size, steps)
-    attention = outputs["attention_history"][: batch * beam_size, :steps]
-    attention = attention.reshape(batch, beam_size, steps, -1)
-    return history, attention, outputs["scores"][:batch], outputs["lengths"][:batch], outputs["finished"][:batch]
+    return {name: value[: batch * len(value) // len(padded)] for name, value in outputs.items()}
 
 
 def checked_inputs(model, source_ids, max_length, beam_size=1):
@@ -192,14 +259,24 @@ def checked_inputs(model, source_ids, max_length, beam_size=1):
 
 
 def greedy_decode(model, source_ids, max_length=None):
-    """Greedy decoding; returns a `keras_attn.search.DecodeResult`."""
+    """Greedy decoding; returns a `keras_attn.inference.search.DecodeResult`."""
     source_ids, max_length, _ = checked_inputs(model, source_ids, max_length)
-    history, attention, scores, _, _ = _run_search(model, source_ids, max_length, beam_size=1)
-    return search.DecodeResult(history[:, 0], attention[:, 0], scores[:, 0].astype("float64"))
+    out = _run(model, SearchLoop, source_ids, max_length)
+    steps = int(out["steps"][0])
+    return search.DecodeResult(out["history"][:, :steps], out["attention_history"][:, :steps],
+                               out["scores"].astype("float64"))
 
 
 def beam_decode(model, source_ids, beam_size=4, alpha=0.6, max_length=None):
     """Beam search with GNMT length normalisation; returns a `DecodeResult`."""
     source_ids, max_length, beam_size = checked_inputs(model, source_ids, max_length, beam_size)
-    history, attention, scores, lengths, finished = _run_search(model, source_ids, max_length, beam_size)
-    return search.best_hypotheses(history, attention, scores, lengths, finished, alpha)
+    out = _run(model, BeamSearchLoop, source_ids, max_length, beam_size, float(alpha))
+    steps, batch = int(out["steps"][0]), len(source_ids)
+    alive_shape = (batch, beam_size, -1)
+    return search.best_hypotheses(
+        out["finished_scores"].astype("float64"), out["finished_history"][:, :, :steps],
+        out["finished_attention"][:, :, :steps],
+        out["alive_scores"].astype("float64") / search.length_penalty(steps, alpha),
+        out["alive_history"][:, :steps].reshape(alive_shape), out["alive_attention"][:, :steps].reshape(
+            (batch, beam_size, steps, -1)),
+    )

@@ -98,59 +98,88 @@ def length_penalty(length, alpha):
 
 
 def beam_search(decoder, source_ids, max_length, beam_size=4, alpha=0.6, start_id=START_ID, end_id=END_ID):
-    """Keeps the `beam_size` best prefixes; returns the best finished one per row,
-    ranked by log-probability divided by `length_penalty(length, alpha)`."""
+    """Beam search with alive and finished hypotheses (Wu et al. 2016; as in
+    tensor2tensor), returning the best finished hypothesis of each row.
+
+    Each step extends the `beam_size` alive prefixes by every token and keeps
+    the `2 * beam_size` best by log-probability: those that end with `[END]`
+    join the finished set, scored by log-probability over the GNMT length
+    penalty `length_penalty(length, alpha)`, which keeps its `beam_size` best;
+    the best `beam_size` others stay alive. A longer hypothesis thus competes
+    under the penalty as soon as it ends, however low its raw score fell
+    while alive. The search stops when no alive hypothesis can beat the worst
+    finished one (an alive score can only fall, so its best normalised score
+    is its score over the penalty at `max_length`), or at `max_length`; a row
+    with nothing finished then returns its best alive hypothesis. Reported
+    scores are normalised and finite.
+    """
     source_ids = np.asarray(source_ids, "int32")
-    batch = source_ids.shape[0]
-    memory = encoded = decoder.encode(np.repeat(source_ids, beam_size, axis=0))
-    scores = np.tile([0.0] + [-np.inf] * (beam_size - 1), (batch, 1))  # one live beam at first
-    tokens = np.full((batch * beam_size,), start_id, "int32")
-    finished = np.zeros((batch, beam_size), bool)
-    lengths = np.zeros((batch, beam_size), "int32")
-    history = np.zeros((batch, beam_size, 0), "int32")
-    attention_history = None
+    batch, k = source_ids.shape[0], beam_size
+    memory = encoded = decoder.encode(np.repeat(source_ids, k, axis=0))
+    rows = np.arange(batch)[:, None]
+    alive_scores = np.tile([0.0] + [-np.inf] * (k - 1), (batch, 1))  # one live beam at first
+    alive_history = np.zeros((batch, k, 0), "int32")
+    alive_attention = None
+    finished_scores = np.full((batch, k), -np.inf)
+    finished_history = np.zeros((batch, k, max_length), "int32")
+    finished_attention = None
+    tokens = np.full((batch * k,), start_id, "int32")
     for step in range(max_length):
         logits, attention, memory = decoder.step(tokens, step, memory)
-        log_probs = _log_softmax(logits).reshape(batch, beam_size, -1)
+        log_probs = _log_softmax(logits).reshape(batch, k, -1)
         vocabulary_size = log_probs.shape[-1]
-        # A finished beam only extends with padding, at no cost.
-        log_probs[finished] = -np.inf
-        log_probs[finished, PAD_ID] = 0.0
-        candidates = (scores[:, :, None] + log_probs).reshape(batch, -1)
-        # The top `beam_size` in linear time, then sorted: a full argsort of
-        # beams x vocabulary per step cost more than the model.
-        top = np.argpartition(-candidates, beam_size - 1, axis=1)[:, :beam_size]
-        ranked = np.argsort(-np.take_along_axis(candidates, top, axis=1), axis=1, kind="stable")
-        best = np.take_along_axis(top, ranked, axis=1)
-        beam, token = best // vocabulary_size, (best % vocabulary_size).astype("int32")
-        rows = np.arange(batch)[:, None]
-        scores = candidates[rows, best]
-        was_finished = finished[rows, beam]
-        lengths = lengths[rows, beam] + ~was_finished
-        finished = was_finished | (token == end_id)
-        history = np.concatenate([history[rows, beam], token[:, :, None]], axis=2)
-        attention = attention.reshape(batch, beam_size, 1, -1)[rows, beam]
-        attention = np.where(was_finished[:, :, None, None], 0.0, attention)
-        attention_history = (
-            attention if attention_history is None
-            else np.concatenate([attention_history[rows, beam], attention], axis=2)
+        candidates = (alive_scores[:, :, None] + log_probs).reshape(batch, -1)
+        # The 2k best in linear time, then sorted (a full argsort of k x vocabulary cost more than the model).
+        top = np.argpartition(-candidates, 2 * k - 1, axis=1)[:, : 2 * k]
+        top = np.take_along_axis(top, np.argsort(-np.take_along_axis(candidates, top, axis=1), axis=1, kind="stable"), 1)
+        scores = np.take_along_axis(candidates, top, axis=1)
+        parent, token = top // vocabulary_size, (top % vocabulary_size).astype("int32")
+        attention = attention.reshape(batch, k, 1, -1)
+        if alive_attention is None:
+            alive_attention = np.zeros((batch, k, 0, attention.shape[-1]))
+            finished_attention = np.zeros((batch, k, max_length, attention.shape[-1]))
+        history = np.concatenate([alive_history[rows, parent], token[:, :, None]], axis=2)
+        weights = np.concatenate([alive_attention[rows, parent], attention[rows, parent]], axis=2)
+        ends = token == end_id
+
+        # Finished: the k best of the old and the newly ended, by normalised score.
+        ended_scores = np.where(ends, scores / length_penalty(step + 1, alpha), -np.inf)
+        padded = np.zeros((batch, 2 * k, max_length - step - 1), "int32")
+        pool_scores = np.concatenate([finished_scores, ended_scores], axis=1)
+        pool_history = np.concatenate([finished_history, np.concatenate([history, padded], axis=2)], axis=1)
+        pool_attention = np.concatenate(
+            [finished_attention, np.concatenate([weights, np.zeros(padded.shape + (weights.shape[-1],))], axis=2)], 1
         )
-        order = (rows * beam_size + beam).reshape(-1)
-        # The beams of a row share the entries that no step has replaced yet
-        # (the encoded source); only the updated ones follow their beam.
+        keep = np.argsort(-pool_scores, axis=1, kind="stable")[:, :k]
+        finished_scores = np.take_along_axis(pool_scores, keep, axis=1)
+        finished_history, finished_attention = pool_history[rows, keep], pool_attention[rows, keep]
+
+        # Alive: the k best that did not end.
+        alive_pick = np.argsort(-np.where(ends, -np.inf, scores), axis=1, kind="stable")[:, :k]
+        alive_scores = np.where(np.take_along_axis(ends, alive_pick, 1), -np.inf, np.take_along_axis(scores, alive_pick, 1))
+        alive_history, alive_attention = history[rows, alive_pick], weights[rows, alive_pick]
+        order = (rows * k + np.take_along_axis(parent, alive_pick, 1)).reshape(-1)
+        # The beams of a row share the entries no step has replaced (the encoded source).
         memory = {name: value if value is encoded[name] else value[order] for name, value in memory.items()}
-        tokens = token.reshape(-1)
-        if finished.all():
+        tokens = np.take_along_axis(token, alive_pick, 1).reshape(-1)
+        best_alive = alive_scores.max(axis=1) / length_penalty(max_length, alpha)
+        if np.all(finished_scores.min(axis=1) > best_alive):
             break
-    return best_hypotheses(history, attention_history, scores, lengths, finished, alpha)
+    steps = alive_history.shape[2]
+    return best_hypotheses(
+        finished_scores, finished_history[:, :, :steps], finished_attention[:, :, :steps],
+        alive_scores / length_penalty(steps, alpha), alive_history, alive_attention,
+    )
 
 
-def best_hypotheses(history, attention_history, scores, lengths, finished, alpha):
-    """The best beam of each row, finished ones first, ranked by
-    `scores / length_penalty(lengths, alpha)`. Arrays are `(batch, beams, ...)`:
-    `history (…, steps)`, `attention_history (…, steps, source_length)`."""
-    normalized = scores / length_penalty(np.maximum(lengths, 1), alpha)
-    normalized = np.where(finished, normalized, normalized - 1e9)  # prefer finished hypotheses
-    choice = normalized.argmax(axis=1)
-    rows = np.arange(len(choice))
-    return DecodeResult(history[rows, choice], attention_history[rows, choice], normalized[rows, choice])
+def best_hypotheses(finished_scores, finished_history, finished_attention, alive_scores, alive_history,
+                    alive_attention):
+    """The best finished hypothesis of each row, or its best alive one when
+    none finished. Scores are normalised; arrays are `(batch, beams, ...)`:
+    histories `(…, steps)`, attention `(…, steps, source_length)`."""
+    rows = np.arange(len(finished_scores))
+    any_finished = np.isfinite(finished_scores).any(axis=1)
+    finished, alive = finished_scores.argmax(axis=1), alive_scores.argmax(axis=1)
+    pick = lambda a, b: np.where(any_finished.reshape((-1,) + (1,) * (a.ndim - 2)), a[rows, finished], b[rows, alive])  # noqa: E731
+    return DecodeResult(pick(finished_history, alive_history), pick(finished_attention, alive_attention),
+                        pick(finished_scores, alive_scores))
