@@ -32,8 +32,9 @@ def _add_data_dir(parser):
 
 def _add_file_options(parser, vocabulary_size=True):
     parser.add_argument("--test-file", help="with --train-file: the test split (default: a seeded 80/10/10 split)")
-    parser.add_argument("--tokenization", choices=["wordpiece", "words", "characters"], default="wordpiece",
-                        help="with --train-file: how to tokenize it (wordpiece learns its vocabulary with tensorflow-text)")
+    parser.add_argument("--tokenization", choices=["sentencepiece", "wordpiece", "words", "characters"],
+                        help="with --train-file: how to tokenize it (default: sentencepiece for translation, wordpiece "
+                        "for classification, which learns its vocabulary with tensorflow-text)")
     if vocabulary_size:
         parser.add_argument("--vocabulary-size", type=int, default=8000, help="with --train-file")
     parser.add_argument("--max-tokens", type=int, default=64, help="with --train-file: tokens per row")
@@ -211,6 +212,7 @@ def _train(args):
 
 def _prepare(args):
     from keras_attn.data import corpora, masked_lm, tasks
+    from keras_attn.tokenizers import WordPieceTokenizer
 
     if args.vocabulary_from and args.data != "sst2":
         raise ValueError("--vocabulary-from applies to --data sst2 (the fine-tuning task of a pretraining corpus).")
@@ -230,12 +232,12 @@ def _prepare(args):
         print(f"{'+'.join(names)}: {len(train_ids):,d} training rows, {len(validation_ids):,d} validation rows, "
               f"vocabulary {len(vocabulary):,d}; wrote {args.out}")
         return
-    vocabularies = max_length = None
+    tokenizer_of = max_length = None
     if args.vocabulary_from:
         vocabulary, train_ids, _, _ = masked_lm.load_corpus(args.vocabulary_from)
-        vocabularies, max_length = {"source": vocabulary.tokens}, train_ids.shape[1]
+        tokenizer_of, max_length = {"source": WordPieceTokenizer(vocabulary)}, train_ids.shape[1]
     task = corpora.load(args.data, args.data_dir, num_examples=args.examples, seed=args.seed,
-                        vocabularies=vocabularies, max_length=max_length)
+                        tokenizer_of=tokenizer_of, max_length=max_length)
     tasks.save(task, args.out)
     print(f"{task.name}: {_split_sizes(task)}; wrote {args.out}")
 
@@ -292,7 +294,7 @@ def _finetune(args):
 
         task = corpora.sst2(
             args.data_dir, max_length=max_length, num_examples=args.examples, seed=args.seed,
-            vocabulary=training.pretrained_tokenizer(args.directory).tokens,
+            tokenizer=training.pretrained_tokenizer(args.directory),
         )
     _, report = training.finetune(
         args.directory, task, args.out, random_init=args.random_init, epochs=args.epochs,
@@ -330,8 +332,10 @@ def _export(args):
             lengths[name] = getattr(args, name)
     tokenizers = tasks.load_tokenizers(folder, config["tokenization"]) if config else None
     assets = {"model.keras": args.model}
-    assets.update({name: os.path.join(folder, name) for name in sorted(os.listdir(folder))
-                   if config and (name.endswith("_vocabulary.txt") or name in ("config.json", tasks.HELD_OUT))})
+    if config:
+        names = ["config.json", tasks.HELD_OUT] + [name for side, tokenizer in tokenizers.items()
+                                                   for name in tokenizer.files(side)]
+        assets.update({name: os.path.join(folder, name) for name in names if os.path.exists(os.path.join(folder, name))})
     manifest = export(
         load_model(args.model, compile=False),
         args.out,

@@ -27,15 +27,15 @@ from keras_attn import progress, tokenizers
 from keras_attn.data import readers as data
 from keras_attn.data import tasks
 from keras_attn.models.kind import CLASSIFICATION, TRANSLATION
-from keras_attn.tokenizers import Vocabulary, WordPieceTokenizer, pad_sequences
+from keras_attn.tokenizers import pad_sequences
 from keras_attn.tokenizers.vocabulary import CLS_ID
 
 CORPUS_TASKS = ("spa-eng", "sst2")
 PRETRAINING_TEXTS = ("wikitext-2", "sst2-text")
 
 
-def learn_vocabulary(tokenization, sentences, vocabulary_size):
-    """A vocabulary of `tokenization` learned on `sentences`."""
+def learn_tokenizer(tokenization, sentences, vocabulary_size):
+    """A tokenizer of `tokenization` learned on `sentences`."""
     with progress.step(f"learning a {tokenization} vocabulary of {vocabulary_size:,d} on {len(sentences):,d} sentences"):
         return tokenizers.TOKENIZERS[tokenization].learn(sentences, vocabulary_size)
 
@@ -62,16 +62,16 @@ def _sample(records, num_examples, seed):
     return [records[i] for i in sorted(order)]
 
 
-def translation_task(name, pairs, test_pairs=None, tokenization="wordpiece", vocabulary_size=8000, max_length=64,
-                     seed=0, vocabularies=None, origin=None):
+def translation_task(name, pairs, test_pairs=None, tokenization="sentencepiece", vocabulary_size=8000, max_length=64,
+                     seed=0, tokenizer_of=None, origin=None):
     """A `TranslationTask` of `(source, target)` text pairs.
 
     Without `test_pairs`, the pairs split 80/10/10 by seed, each source
     sentence in one split only; with them, the pairs split 90/10 into train
     and validation. Pairs longer than `max_length` tokens (either side,
-    the target with [START]/[END]) are dropped. `vocabularies`
-    (`{"source": tokens, "target": tokens}`, e.g. a trained model's) are
-    used as they are; otherwise they are learned on the training split.
+    the target with [START]/[END]) are dropped. `tokenizer_of`
+    (`{"source": tokenizer, "target": tokenizer}`, e.g. a trained model's)
+    are used as they are; otherwise they are learned on the training split.
     """
     all_pairs = list(pairs) + list(test_pairs or [])
     sources = [source for source, _ in all_pairs]
@@ -80,13 +80,11 @@ def translation_task(name, pairs, test_pairs=None, tokenization="wordpiece", voc
     else:
         train, validation, _ = data.grouped_split(sources[: len(pairs)], fractions=(0.9, 0.1, 0.0), seed=seed)
         test = np.arange(len(pairs), len(all_pairs))
-    tokenizer_of, ids = {}, {}
+    tokenizer_of, ids = dict(tokenizer_of or {}), {}
     for side, column in (("source", 0), ("target", 1)):
         sentences = [pair[column] for pair in all_pairs]
-        tokens = (vocabularies or {}).get(side) or learn_vocabulary(
-            tokenization, [sentences[i] for i in train], vocabulary_size
-        )
-        tokenizer_of[side] = tokenizers.make(tokenization, tokens)
+        if side not in tokenizer_of:
+            tokenizer_of[side] = learn_tokenizer(tokenization, [sentences[i] for i in train], vocabulary_size)
         ids[side] = tokenize(tokenizer_of[side], sentences)
     ids["target"] = [tasks.add_start_end(row) for row in ids["target"]]
     fits = np.array([len(s) <= max_length and len(t) <= max_length for s, t in zip(ids["source"], ids["target"])])
@@ -118,12 +116,12 @@ def class_ids(labels, names=None):
 
 
 def classification_task(name, rows, test_rows=None, tokenization="wordpiece", vocabulary_size=8000, max_length=64,
-                        seed=0, vocabulary=None, labels=None, origin=None, validation_fraction=0.1):
+                        seed=0, tokenizer=None, labels=None, origin=None, validation_fraction=0.1):
     """A `ClassificationTask` of `(text, label)` rows; ids start with [CLS]
     and are cut to `max_length`. Without `test_rows`, the rows split
     80/10/10 by seed (each text in one split); with them, into train and
-    `validation_fraction` validation. `vocabulary` (a token list) is used as
-    it is; `labels` (class names) fix the numbering of named classes."""
+    `validation_fraction` validation. `tokenizer` (e.g. a pretrained model's)
+    is used as it is; `labels` (class names) fix the numbering of named classes."""
     all_rows = list(rows) + list(test_rows or [])
     texts = [text for text, _ in all_rows]
     if test_rows is None:
@@ -133,8 +131,7 @@ def classification_task(name, rows, test_rows=None, tokenization="wordpiece", vo
         train, validation, _ = data.grouped_split(texts[: len(rows)], fractions=fractions, seed=seed)
         test = np.arange(len(rows), len(all_rows))
     label_ids, names = class_ids([label for _, label in all_rows], labels)
-    tokens = vocabulary or learn_vocabulary(tokenization, [texts[i] for i in train], vocabulary_size)
-    tokenizer = tokenizers.make(tokenization, tokens)
+    tokenizer = tokenizer or learn_tokenizer(tokenization, [texts[i] for i in train], vocabulary_size)
     ids = pad_sequences([[CLS_ID] + row[: max_length - 1] for row in tokenize(tokenizer, texts)], max_length)
     num_classes = len(names) if names else int(label_ids.max()) + 1
     splits = {split: (ids[index], label_ids[index]) for split, index in
@@ -144,34 +141,38 @@ def classification_task(name, rows, test_rows=None, tokenization="wordpiece", vo
     return tasks.ClassificationTask(name, tokenizer, num_classes, splits, examples, labels=names, origin=origin)
 
 
-def spa_eng(data_dir=None, vocabulary_size=8000, max_length=24, num_examples=None, seed=0, vocabularies=None):
-    """The Spanish → English `TranslationTask` (see `translation_task`)."""
+def spa_eng(data_dir=None, vocabulary_size=8000, max_length=24, num_examples=None, seed=0, tokenizer_of=None):
+    """The Spanish → English `TranslationTask` (see `translation_task`), in
+    SentencePiece subwords: cased text, detokenized as it was written."""
     path = data.dataset_files("spa-eng", data_dir)["pairs"]
     pairs = [(spanish, english) for english, spanish in _sample(data.read_pairs(path).records, num_examples, seed)]
     origin = {"corpus": "spa-eng", "examples": num_examples, "seed": seed, "max_length": max_length,
               "sha256": {"pairs": sha256(path)}}
     return translation_task("spa-eng", pairs, vocabulary_size=vocabulary_size, max_length=max_length, seed=seed,
-                            vocabularies=vocabularies, origin=origin)
+                            tokenizer_of=tokenizer_of, origin=origin)
 
 
-def sst2(data_dir=None, vocabulary_size=8000, max_length=64, num_examples=None, seed=0, vocabulary=None):
+def sst2(data_dir=None, vocabulary_size=8000, max_length=64, num_examples=None, seed=0, tokenizer=None):
     """The SST-2 `ClassificationTask`: the GLUE dev set is the test split."""
     files = data.dataset_files("sst2", data_dir)
     rows = _sample(data.read_labeled(files["train"]).records, num_examples, seed)
     origin = {"corpus": "sst2", "examples": num_examples, "seed": seed, "max_length": max_length,
               "sha256": {role: sha256(path) for role, path in files.items()}}
     return classification_task("sst2", rows, data.read_labeled(files["dev"]).records, vocabulary_size=vocabulary_size,
-                               max_length=max_length, seed=seed, vocabulary=vocabulary, origin=origin,
+                               max_length=max_length, seed=seed, tokenizer=tokenizer, origin=origin,
                                validation_fraction=0.05)
 
 
-def from_files(task_type, train_file, test_file=None, tokenization="wordpiece", vocabulary_size=8000, max_length=64,
-               seed=0, vocabularies=None, labels=None):
+def from_files(task_type, train_file, test_file=None, tokenization=None, vocabulary_size=8000, max_length=64,
+               seed=0, tokenizer_of=None, labels=None):
     """A task of type `task_type` (`"translation"` or `"classification"`)
     from a user's TSV files: `source<TAB>target` pairs, or `text<TAB>label`
-    rows (no header). The readers report malformed lines as for the corpora."""
+    rows (no header). The readers report malformed lines as for the corpora.
+    `tokenization` defaults to SentencePiece for translation, WordPiece for
+    classification."""
     if task_type not in (TRANSLATION, CLASSIFICATION):
         raise ValueError(f"Files make translation or classification tasks, not {task_type!r}.")
+    tokenization = tokenization or ("sentencepiece" if task_type == TRANSLATION else "wordpiece")
     files = {"train": train_file, **({"test": test_file} if test_file else {})}
     origin = {"files": {role: os.path.abspath(path) for role, path in files.items()}, "seed": seed,
               "tokenization": tokenization, "max_length": max_length,
@@ -180,10 +181,10 @@ def from_files(task_type, train_file, test_file=None, tokenization="wordpiece", 
     if task_type == TRANSLATION:
         pairs = {role: data.read_pairs(path).records for role, path in files.items()}
         return translation_task(name, pairs["train"], pairs.get("test"), tokenization, vocabulary_size, max_length,
-                                seed, vocabularies, origin)
+                                seed, tokenizer_of, origin)
     rows = {role: data.read_labeled(path, header=False, integer_labels=False).records for role, path in files.items()}
     return classification_task(name, rows["train"], rows.get("test"), tokenization, vocabulary_size, max_length, seed,
-                               (vocabularies or {}).get("source"), labels, origin)
+                               (tokenizer_of or {}).get("source"), labels, origin)
 
 
 def pretraining_texts(names, data_dir=None):
@@ -210,8 +211,7 @@ def pretraining_corpus(names, data_dir=None, vocabulary_size=8000, max_length=64
     """
     lines = pretraining_texts(names, data_dir)
     train, validation, _ = data.grouped_split(lines, fractions=(1 - validation_fraction, validation_fraction, 0.0), seed=seed)
-    tokens = learn_vocabulary("wordpiece", [lines[i] for i in train], vocabulary_size)
-    tokenizer = WordPieceTokenizer(tokens)
+    tokenizer = learn_tokenizer("wordpiece", [lines[i] for i in train], vocabulary_size)
 
     def rows(indices):
         windows = []
@@ -219,18 +219,18 @@ def pretraining_corpus(names, data_dir=None, vocabulary_size=8000, max_length=64
             windows += [[CLS_ID] + ids[start : start + max_length - 1] for start in range(0, len(ids), max_length - 1)]
         return pad_sequences(windows, max_length)
 
-    return Vocabulary(tokens), rows(train), rows(validation)
+    return tokenizer.vocabulary, rows(train), rows(validation)
 
 
-def load(name, data_dir=None, num_examples=None, seed=0, vocabularies=None, max_length=None):
-    """Corpus task `name`; `vocabularies` (`{"source", "target"}` or
-    `{"source"}` token lists, as `train` saves them) skip learning new ones."""
+def load(name, data_dir=None, num_examples=None, seed=0, tokenizer_of=None, max_length=None):
+    """Corpus task `name`; `tokenizer_of` (`{"source", "target"}` or
+    `{"source"}` tokenizers, as `train` saves them) skip learning new ones."""
     lengths = {"max_length": max_length} if max_length else {}
     if name == "spa-eng":
-        return spa_eng(data_dir, num_examples=num_examples, seed=seed, vocabularies=vocabularies, **lengths)
+        return spa_eng(data_dir, num_examples=num_examples, seed=seed, tokenizer_of=tokenizer_of, **lengths)
     if name == "sst2":
-        vocabulary = (vocabularies or {}).get("source")
-        return sst2(data_dir, num_examples=num_examples, seed=seed, vocabulary=vocabulary, **lengths)
+        tokenizer = (tokenizer_of or {}).get("source")
+        return sst2(data_dir, num_examples=num_examples, seed=seed, tokenizer=tokenizer, **lengths)
     raise ValueError(f"Unknown corpus {name!r}; corpora: {list(CORPUS_TASKS)}.")
 
 
@@ -246,15 +246,15 @@ def load_run_task(run_dir, data_dir=None):
     origin = config.get("data") or {}
     if not {"corpus", "files", "builtin"} & set(origin):
         raise ValueError(f"{run_dir} does not record where its data came from ({config.get('task')!r}).")
-    vocabularies = {side: t.tokens for side, t in tasks.load_tokenizers(run_dir, config["tokenization"]).items()}
+    tokenizer_of = tasks.load_tokenizers(run_dir, config["tokenization"])
     if "builtin" in origin:
         return config, tasks.load(origin["builtin"], origin["examples"], origin["seed"])
     if "files" in origin:
         task = from_files(models.get(config["kind"]).task_type, origin["files"]["train"], origin["files"].get("test"),
                           origin["tokenization"], max_length=origin["max_length"], seed=origin["seed"],
-                          vocabularies=vocabularies, labels=config.get("labels"))
+                          tokenizer_of=tokenizer_of, labels=config.get("labels"))
     else:
-        task = load(origin["corpus"], data_dir, origin["examples"], origin["seed"], vocabularies, origin["max_length"])
+        task = load(origin["corpus"], data_dir, origin["examples"], origin["seed"], tokenizer_of, origin["max_length"])
     if task.origin["sha256"] != origin["sha256"]:
         changed = sorted(role for role in origin["sha256"] if task.origin["sha256"].get(role) != origin["sha256"][role])
         raise ValueError(f"The data of {run_dir} changed since training ({', '.join(changed)}: sha256 differs).")

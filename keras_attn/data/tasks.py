@@ -227,23 +227,18 @@ def load_held_out(directory, tokenization):
     return ClassificationTask(name, tokenizer_of["source"], num_classes, splits, all_examples)
 
 
-# The vocabulary files a run directory holds, by side (a classifier has a source side only).
-VOCABULARY_FILES = {"source": "source_vocabulary.txt", "target": "target_vocabulary.txt"}
-
-
 def save_tokenizers(directory, tokenizers):
-    """Writes the vocabularies of `{side: tokenizer}` into `directory`."""
+    """Writes `{side: tokenizer}` into `directory` (vocabularies, and models where a tokenizer has one)."""
     for side, tokenizer in tokenizers.items():
-        tokenizer.vocabulary.save(os.path.join(directory, VOCABULARY_FILES[side]))
+        tokenizer.save(directory, side)
 
 
 def load_tokenizers(directory, tokenization):
-    """`{side: tokenizer}` over the vocabularies that `save_tokenizers` wrote in `directory`."""
-    return {
-        side: tokenizers.make(tokenization, Vocabulary.load(os.path.join(directory, name)))
-        for side, name in VOCABULARY_FILES.items()
-        if os.path.exists(os.path.join(directory, name))
-    }
+    """`{side: tokenizer}` as `save_tokenizers` wrote them in `directory`."""
+    loaded = {side: tokenizers.TOKENIZERS[tokenization].load(directory, side) for side in ("source", "target")}
+    if loaded["source"] is None:
+        raise ValueError(f"{directory} holds no {tokenization} tokenizer (source_vocabulary.txt).")
+    return {side: tokenizer for side, tokenizer in loaded.items() if tokenizer is not None}
 
 
 def _split_sizes(num_examples):
@@ -360,11 +355,9 @@ def save(task, path):
         "tokenization": np.array(task.tokenization),
         "origin": np.array(json.dumps(task.origin)),
     }
-    if translation:
-        arrays["source_vocabulary"] = np.array(task.source_vocabulary.tokens)
-        arrays["target_vocabulary"] = np.array(task.target_vocabulary.tokens)
-    else:
-        arrays["source_vocabulary"] = np.array(task.vocabulary.tokens)
+    for side, tokenizer in task.tokenizers.items():
+        arrays.update(tokenizer.arrays(side))
+    if not translation:
         arrays["num_classes"] = np.array(task.num_classes)
         arrays["labels"] = np.array(json.dumps(task.labels))
     for split, (inputs, targets) in task.splits.items():
@@ -390,10 +383,10 @@ def load_file(path):
     for split in ("train", "validation", "test"):
         splits[split] = (arrays[f"{split}_inputs"], arrays[f"{split}_targets"])
         examples[split] = list(zip(arrays[f"{split}_texts"].tolist(), arrays[f"{split}_answers"].tolist()))
-    source = tokenizers.make(tokenization, arrays["source_vocabulary"].tolist())
+    kind = tokenizers.TOKENIZERS[tokenization]
+    source = kind.from_arrays(arrays, "source")
     origin = json.loads(str(arrays["origin"]))
     if str(arrays["kind"]) == "classification":
         labels = json.loads(str(arrays["labels"]))
         return ClassificationTask(name, source, int(arrays["num_classes"]), splits, examples, labels, origin)
-    target = tokenizers.make(tokenization, arrays["target_vocabulary"].tolist())
-    return TranslationTask(name, source, target, splits, examples, origin)
+    return TranslationTask(name, source, kind.from_arrays(arrays, "target"), splits, examples, origin)

@@ -9,11 +9,13 @@ first ids are the reserved tokens (`[PAD]` is 0):
   signatures of an export (TensorFlow-only, imported lazily).
 
 Tokenizations by name (what a task and its `config.json` record):
-`characters` (the built-in `dates` task), `words` (`sentiment`) and
-`wordpiece` (the corpora; `tf_wordpiece` learns vocabularies with
-tensorflow-text, and `WordPieceTokenizer` reproduces its ids in pure Python).
+`characters` (the built-in `dates` task), `words` (`sentiment`),
+`wordpiece` (lower-cased; BERT and SST-2; `tf_wordpiece` learns
+vocabularies with tensorflow-text, and `WordPieceTokenizer` reproduces its
+ids in pure Python) and `sentencepiece` (cased subwords, exact
+detokenization: the translation corpora).
 
->>> tokenizer = make("characters", Vocabulary.from_tokens("0123456789-"))
+>>> tokenizer = CharacterTokenizer(Vocabulary.from_tokens("0123456789-"))
 >>> tokenizer.encode("2018-05")
 [9, 7, 8, 15, 17, 7, 12]
 >>> tokenizer.decode([2, 9, 7, 8, 15, 3, 9])
@@ -22,21 +24,16 @@ tensorflow-text, and `WordPieceTokenizer` reproduces its ids in pure Python).
 
 from keras_attn import _lazy
 from keras_attn.tokenizers.base import CharacterTokenizer, Tokenizer, WordTokenizer
+from keras_attn.tokenizers.sentencepiece import SentencePieceTokenizer
 from keras_attn.tokenizers.vocabulary import Vocabulary, pad_sequences
 from keras_attn.tokenizers.wordpiece import WordPieceTokenizer
 
 # TensorFlow-only modules, loaded when asked for.
 __getattr__, _ = _lazy.submodules(__name__, ("tf_graph", "tf_wordpiece"))
 
-TOKENIZERS = {cls.name: cls for cls in (CharacterTokenizer, WordTokenizer, WordPieceTokenizer)}
+TOKENIZERS = {cls.name: cls for cls in (CharacterTokenizer, WordTokenizer, WordPieceTokenizer, SentencePieceTokenizer)}
 
 
-def make(tokenization, vocabulary):
-    """The tokenizer called `tokenization` over `vocabulary` (a `Vocabulary` or a token list)."""
-    if tokenization not in TOKENIZERS:
-        raise ValueError(f"`tokenization` must be one of {sorted(TOKENIZERS)}, got {tokenization!r}.")
-    return TOKENIZERS[tokenization](vocabulary)
 
-
-__all__ = ["CharacterTokenizer", "TOKENIZERS", "Tokenizer", "Vocabulary", "WordPieceTokenizer", "WordTokenizer",
-           "make", "pad_sequences"]
+__all__ = ["CharacterTokenizer", "SentencePieceTokenizer", "TOKENIZERS", "Tokenizer", "Vocabulary",
+           "WordPieceTokenizer", "WordTokenizer", "pad_sequences"]

@@ -2,6 +2,9 @@
 characters and whitespace-separated words. Pure Python."""
 
 import collections
+import os
+
+import numpy as np
 
 from keras_attn.tokenizers.vocabulary import RESERVED_TOKENS, Vocabulary
 
@@ -21,11 +24,37 @@ class Tokenizer:
 
     @classmethod
     def learn(cls, sentences, vocabulary_size):
-        """A vocabulary (token list) of at most `vocabulary_size` tokens for
-        `sentences`: the reserved tokens, then the most frequent tokens."""
+        """A tokenizer learned on `sentences`, of at most `vocabulary_size`
+        tokens: the reserved tokens, then the most frequent tokens."""
         counts = collections.Counter(token for sentence in sentences for token in cls.split(sentence))
         most_common = [token for token, _ in counts.most_common(max(0, vocabulary_size - len(RESERVED_TOKENS)))]
-        return Vocabulary.from_tokens(most_common).tokens
+        return cls(Vocabulary.from_tokens(most_common))
+
+    # Persistence: a run directory holds `{side}_vocabulary.txt` per side; a
+    # task file, arrays named `{side}_...`. Tokenizers with more state (a
+    # SentencePiece model) add to both.
+
+    def files(self, side):
+        """The files `save` writes for `side`."""
+        return [f"{side}_vocabulary.txt"]
+
+    def save(self, directory, side):
+        self.vocabulary.save(os.path.join(directory, f"{side}_vocabulary.txt"))
+
+    @classmethod
+    def load(cls, directory, side):
+        """The tokenizer `save` wrote for `side` in `directory`, or `None` if there is none."""
+        path = os.path.join(directory, f"{side}_vocabulary.txt")
+        return cls(Vocabulary.load(path)) if os.path.exists(path) else None
+
+    def arrays(self, side):
+        return {f"{side}_vocabulary": np.array(self.tokens)}
+
+    @classmethod
+    def from_arrays(cls, arrays, side):
+        """The tokenizer `arrays` stored for `side`, or `None`."""
+        key = f"{side}_vocabulary"
+        return cls(arrays[key].tolist()) if key in arrays else None
 
     def split(self, text):
         raise NotImplementedError

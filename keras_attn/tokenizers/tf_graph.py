@@ -1,6 +1,8 @@
 """The tokenizers as TensorFlow ops, for the string signatures of an export.
 TensorFlow-only: imported lazily by `Tokenizer.in_graph`."""
 
+import hashlib
+
 import tensorflow as tf
 
 from keras_attn.tokenizers.vocabulary import RESERVED_TOKENS, UNK_ID
@@ -47,3 +49,35 @@ def wordpiece(tokenizer):
         return tf.strings.reduce_join(bert.detokenize(_real(ids)), axis=-1, separator=" ")
 
     return tokenize, detokenize, [bert, table]
+
+
+def sentencepiece(tokenizer):
+    """tensorflow-text's `SentencepieceTokenizer` over the same model: the ids
+    and text of `SentencePieceTokenizer`."""
+    import tensorflow_text
+    from tensorflow_text.python.ops import sentencepiece_tokenizer
+
+    class NamedModelResource(sentencepiece_tokenizer._SentencepieceModelResource):
+        """The model as a resource with a name of its own: tensorflow-text
+        creates every model with an empty shared name, so in one SavedModel the
+        target model of a translator ended up running the source one."""
+
+        def __init__(self, model):
+            self._shared_name = "keras_attn_sentencepiece_" + hashlib.sha256(model).hexdigest()[:16]
+            super().__init__(model, None)
+
+        def _create_resource(self):
+            return sentencepiece_tokenizer.gen_sentencepiece_tokenizer.sentencepiece_op(
+                model=self._model, shared_name=self._shared_name
+            )
+
+    model = tensorflow_text.SentencepieceTokenizer(model=tokenizer.model_proto, out_type=tf.int32)
+    model._model_resource = NamedModelResource(tokenizer.model_proto)
+
+    def tokenize(texts):
+        return model.tokenize(texts)
+
+    def detokenize(ids):
+        return model.detokenize(_real(ids))
+
+    return tokenize, detokenize, [model]

@@ -102,7 +102,7 @@ class WordPieceTokenizer(Tokenizer):
         """Learned with tensorflow-text (imported only here)."""
         from keras_attn.tokenizers import tf_wordpiece
 
-        return tf_wordpiece.learn_vocabulary(sentences, vocabulary_size)
+        return cls(tf_wordpiece.learn_vocabulary(sentences, vocabulary_size))
 
     def encode(self, text):
         return [i for word in basic_tokenize(text) for i in self._word_ids(word)]

@@ -26,9 +26,11 @@ def evenly_spaced(count, limit):
 
 
 def translation_scores(task, split, decode, batch_size=64, limit=None):
-    """`{"exact_match", "bleu"}` (sacreBLEU on detokenised text) of
-    `decode(source_ids, max_length) → token ids` on `split`."""
-    import sacrebleu
+    """`decode(source_ids, max_length) → token ids` on `split`, scored as the
+    field reports translation: sacreBLEU with its defaults (cased, 13a
+    tokenization) and chrF, of the detokenized output against the raw
+    reference sentences, with each metric's signature; and exact match."""
+    from sacrebleu.metrics import BLEU, CHRF
 
     source, target = task.splits[split]
     rows = evenly_spaced(len(source), limit)
@@ -37,8 +39,12 @@ def translation_scores(task, split, decode, batch_size=64, limit=None):
     hypotheses = []
     for start in range(0, len(source), batch_size):
         hypotheses += [task.target_text(row) for row in decode(source[start : start + batch_size], max_length)]
-    references = [task.target_text(row[1:]) for row in target]
+    references = [str(task.examples[split][row][1]) for row in rows]
+    bleu, chrf = BLEU(), CHRF()
     return {
         "exact_match": float(np.mean([h == r for h, r in zip(hypotheses, references)])),
-        "bleu": float(sacrebleu.corpus_bleu(hypotheses, [references]).score),
+        "bleu": float(bleu.corpus_score(hypotheses, [references]).score),
+        "chrf": float(chrf.corpus_score(hypotheses, [references]).score),
+        "bleu_signature": str(bleu.get_signature()),
+        "chrf_signature": str(chrf.get_signature()),
     }
