@@ -176,6 +176,8 @@ def _train(args):
     from keras_attn.data import tasks
 
     spec = zoo.preset(args.name)
+    if args.examples is not None and args.examples <= 0:
+        raise ValueError(f"--examples must be positive, got {args.examples}.")
     if args.distribute:
         from keras_attn.training.distribution import distribute_over_local_devices
 

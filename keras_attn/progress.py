@@ -18,6 +18,12 @@ def enable(on=True):
     _enabled = on
 
 
+def note(text):
+    """Prints `text` (a warning or a count worth knowing) when progress is on."""
+    if _enabled:
+        print(text, file=sys.stderr, flush=True)
+
+
 @contextlib.contextmanager
 def step(label):
     """Prints `label …` when the step starts and `label: done in N s` when it ends."""

@@ -2,7 +2,7 @@
 
 Imports numpy and onnxruntime; the LiteRT interpreter (`ai_edge_litert`) is
 imported only when a TFLite artifact is opened. Greedy and beam search are
-the same numpy code (`keras_attn.search`) that decodes the Keras models.
+the numpy searches of `keras_attn.inference.search`, which tests hold to the compiled Keras ones.
 
     model = ExportedModel("export_dir")                 # ONNX, float32
     model = ExportedModel("export_dir", format="tflite", quantization="int8")
@@ -99,7 +99,7 @@ def pad_to(ids, length):
 
 
 class ArtifactDecoder(search.PieceDecoder):
-    """The `keras_attn.search` decoder protocol over exported encoder and
+    """The `keras_attn.inference.search` decoder protocol over exported encoder and
     decoder-step artifacts; pads sources to a fixed exported length."""
 
     def __init__(self, encoder, decoder_step, fixed_source_length=None):

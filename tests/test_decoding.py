@@ -109,7 +109,7 @@ def make_end_likely(model, source):
 @pytest.mark.parametrize("name", ["bahdanau", "transformer"])
 def test_compiled_search_equals_host_search(name, rng):
     # `greedy_decode`/`beam_decode` run the whole search compiled with the
-    # model; exported artifacts run `keras_attn.search` step by step on the host.
+    # model; exported artifacts run `keras_attn.inference.search` step by step on the host.
     keras.utils.set_random_seed(3)
     model = small_seq2seq(name)
     source = random_ids(rng, (8, 6), 30, lengths=[6, 3, 5, 2, 6, 4, 1, 6])

@@ -42,12 +42,12 @@ def test_two_devices_give_the_one_device_loss_trajectory():
 
 @pytest.mark.own_process
 def test_cli_trains_and_scores_on_two_devices_with_uneven_sizes(tmp_path):
-    # 1001 examples: neither the splits nor their last batches divide by two.
+    # 401 examples: neither the splits nor their last batches divide by two.
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
     try:
         run_python(
             "from keras_attn import cli\n"
-            "assert cli.main(['train', 'transformer', '--distribute', '--examples', '1001', '--epochs', '1',"
+            "assert cli.main(['train', 'transformer', '--distribute', '--examples', '401', '--epochs', '1',"
             " '--set', 'num_layers=1', '--set', 'hidden_dim=16', '--set', 'num_heads=2', '--set', 'intermediate_dim=32',"
             f" '--out', {str(tmp_path)!r}]) == 0\n",
             "jax",
@@ -56,5 +56,5 @@ def test_cli_trains_and_scores_on_two_devices_with_uneven_sizes(tmp_path):
         del os.environ["XLA_FLAGS"]
     report = json.loads((tmp_path / "report.json").read_text())
     # Every test row is scored once: evaluation pads its batches, then drops the padding rows.
-    assert report["train_examples"] == 801 and len(report["history"]["loss"]) == 1
+    assert report["train_examples"] == 321 and len(report["history"]["loss"]) == 1
     assert (report["test_exact_match"] * 100) == pytest.approx(round(report["test_exact_match"] * 100), abs=1e-9)

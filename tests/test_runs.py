@@ -9,7 +9,7 @@ import keras_attn
 from keras_attn import cli, training
 from keras_attn.data import tasks
 
-SMALL_RUN = ["--examples", "300", "--epochs", "1", "--set", "units=16", "--set", "embedding_dim=8"]
+SMALL_RUN = ["--examples", "300", "--epochs", "1", "--set", "hidden_units=8"]
 
 
 def test_same_command_same_weights(tmp_path):
@@ -24,31 +24,33 @@ def test_same_command_same_weights(tmp_path):
 
 def test_a_run_needs_overwrite_and_a_failed_run_leaves_the_previous_one(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
-    assert cli.main(["train", "bahdanau", *SMALL_RUN, "--out", str(out)]) == 0
+    assert cli.main(["train", "transformer-classifier", *SMALL_RUN, "--out", str(out)]) == 0
     before = {path.name: path.read_bytes() for path in out.iterdir()}
-    assert cli.main(["train", "bahdanau", *SMALL_RUN, "--out", str(out)]) == 2
+    assert cli.main(["train", "transformer-classifier", *SMALL_RUN, "--out", str(out)]) == 2
     assert "is not empty; pass --overwrite" in capsys.readouterr().err
 
     def broken(*args, **kwargs):
         raise RuntimeError("the machine ran out of patience")
 
     monkeypatch.setattr(training.recipes, "_fit_best_epoch", broken)
-    assert cli.main(["train", "bahdanau", *SMALL_RUN, "--seed", "3", "--overwrite", "--out", str(out)]) == 2
+    assert cli.main(["train", "transformer-classifier", *SMALL_RUN, "--seed", "3", "--overwrite", "--out", str(out)]) == 2
     assert {path.name: path.read_bytes() for path in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no staging folder left
     monkeypatch.undo()
-    assert cli.main(["train", "bahdanau", *SMALL_RUN, "--seed", "3", "--overwrite", "--out", str(out)]) == 0
+    assert cli.main(["train", "transformer-classifier", *SMALL_RUN, "--seed", "3", "--overwrite", "--out", str(out)]) == 0
     assert (out / "model.keras").read_bytes() != before["model.keras"]
 
 
 @pytest.mark.parametrize("argv,message", [
     (["--epochs", "0"], "`epochs` must be positive"),
+    (["--examples", "0"], "--examples must be positive"),
     (["--learning-rate", "-1"], "`learning_rate` must be positive"),
     (["--set", "source_vocabulary_size=5"], "`source_vocabulary_size`=5 does not fit the task 'dates', which needs 48"),
 ])
 def test_bad_training_arguments_are_refused_before_anything_is_written(tmp_path, capsys, argv, message):
     out = tmp_path / "run"
-    assert cli.main(["train", "bahdanau", "--examples", "100", *argv, "--out", str(out)]) == 2
+    assert cli.main(["train", "bahdanau", *(["--examples", "100"] if "--examples" not in argv else []), *argv,
+                     "--out", str(out)]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
 

@@ -198,3 +198,10 @@ def test_every_call_returns_what_keras_gives_or_a_clear_error(exported, dtype, s
     assert not isinstance(runtime_result, str), runtime_result
     np.testing.assert_array_equal(runtime_result.tokens, keras_result.tokens)
     assert np.all(np.isfinite(runtime_result.attention)) and runtime_result.tokens.shape[0] == ids.shape[0]
+
+
+def test_exports_follow_the_umask(exports):
+    mask = os.umask(0)
+    os.umask(mask)
+    _, directory = exports["transformer"]
+    assert os.stat(directory).st_mode & 0o777 == 0o777 & ~mask  # not mkdtemp's private 0700

@@ -85,8 +85,16 @@ def test_prepare_writes_a_task_file_from_user_files(pair_files, tmp_path, capsys
     assert "--train-file needs --task-type" in capsys.readouterr().err
 
 
-def test_malformed_user_lines_are_reported(tmp_path):
+def test_malformed_user_lines_are_reported(tmp_path, capsys):
     path = tmp_path / "labels.tsv"
-    path.write_text("good film\tpositive\nno label here\n\tnegative\n" + "fine\tpositive\n" * 30, encoding="utf-8")
+    rows = "".join(f"review number {i}\t{'positive' if i % 2 else 'negative'}\n" for i in range(30))
+    path.write_text("good film\tpositive\nno label here\n\tnegative\n" + rows, encoding="utf-8")
     corpus = corpora.data.read_labeled(str(path), header=False, integer_labels=False)
     assert corpus.problems == [f"{path}:2: no tab between sentence and label", f"{path}:3: an empty sentence"]
+    # The command line says how many lines it skipped, and the first few, with file and line.
+    out = tmp_path / "run"
+    argv = ["train", "transformer-classifier", "--train-file", str(path), "--tokenization", "words", "--epochs", "1",
+            "--out", str(out)]
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert f"{path}: skipped 2 malformed line(s) of 33; first: {path}:2: no tab between sentence and label" in err

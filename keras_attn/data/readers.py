@@ -22,6 +22,8 @@ import re
 
 import numpy as np
 
+from keras_attn import progress
+
 DATA_ENV = "KERAS_ATTN_DATA"
 
 # name → (files inside the dataset folder, archive URL for download)
@@ -113,6 +115,9 @@ def _read_lines(path, parse, max_bad_fraction, skip_header=False):
             f"{path}: {len(problems)} of {examined} lines are malformed (more than "
             f"{max_bad_fraction:.0%}); first: {'; '.join(problems[:3])}."
         )
+    if problems:
+        progress.note(f"{path}: skipped {len(problems)} malformed line(s) of {examined}; first: "
+                      + "; ".join(problems[:3]))
     return Corpus(records, problems)
 
 

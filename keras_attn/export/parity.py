@@ -11,7 +11,7 @@ What is checked, per artifact and case:
 - `padding`: the artifact against itself with and without 3 more columns
   of padding (dynamic-length artifacts);
 - `greedy`: the encoder and decoder-step artifacts decode greedily with
-  `keras_attn.search`, token by token against Keras decoding;
+  `keras_attn.inference.search`, token by token against Keras decoding;
 - `real`: when the export holds the `config.json` of `keras-attn train`,
   held-out examples of its task (real dates or sentences, not random ids)
   join the cases, and greedy decoding runs on them.

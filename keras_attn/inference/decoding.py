@@ -1,15 +1,15 @@
 """Greedy and beam-search decoding for the Keras seq2seq models.
 
 `greedy_decode` and `beam_decode` compile the whole search, the encoder and
-every decoder step into one function (`SearchLoop`: XLA under JAX, a
+every decoder step into one function (`SearchLoop`, `BeamSearchLoop`: XLA under JAX, a
 tf.function under TensorFlow), so the key/value cache stays on the device
 and no step pays a round trip to the host. `KerasDecoder` instead exposes a
-model step by step to the host-side searches of `keras_attn.search`, the ones
+model step by step to the host-side searches of `keras_attn.inference.search`, the ones
 that run exported artifacts; the parity checks compare the two.
 
 Example (any Keras backend):
     model = keras_attn.zoo.build("transformer", ...)
-    result = keras_attn.decoding.greedy_decode(model, source_ids)
+    result = keras_attn.inference.decoding.greedy_decode(model, source_ids)
     result.tokens, result.attention
 """
 
@@ -42,7 +42,7 @@ def inference_models(model):
 
 
 class KerasDecoder(search.PieceDecoder):
-    """The `keras_attn.search` decoder protocol over a Keras training model.
+    """The `keras_attn.inference.search` decoder protocol over a Keras training model.
 
     `predict_on_batch` runs each piece as one compiled function (XLA under
     JAX, a tf.function under TensorFlow); the step's shapes do not change

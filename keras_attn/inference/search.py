@@ -13,7 +13,7 @@ Decoder-step models name their updated memory `next_<name>` (inputs and
 outputs of one exported graph cannot share a name); `next_memory` applies
 such outputs.
 
-The Keras models (`keras_attn.decoding`) and the exported ONNX and TFLite
+The Keras models (`keras_attn.inference.decoding`) and the exported ONNX and TFLite
 pieces (`keras_attn.runtime`) implement it, so one search serves all.
 """
 

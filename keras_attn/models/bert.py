@@ -122,7 +122,7 @@ class BertMaskedLM(_BertTask):
 
     Inputs: `{"token_ids", "segment_ids", "mask_positions"}`; output:
     `(batch, predictions, vocabulary_size)` logits. Train with
-    `keras_attn.pretraining.MaskedLMDataset`.
+    `keras_attn.data.masked_lm.MaskedLMDataset`.
     """
 
     def __init__(self, backbone, name="bert_masked_lm", **kwargs):
