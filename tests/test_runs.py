@@ -85,3 +85,9 @@ def test_a_run_keeps_its_held_out_examples_and_evaluate_rescores_them(tmp_path, 
     assert cli.main(["evaluate", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"test_accuracy": report["test_accuracy"]}
+
+
+def test_a_run_of_an_older_version_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "config.json").write_text(json.dumps({"preset": "bahdanau", "family": "seq2seq", "task": "dates"}))
+    assert cli.main(["translate", str(tmp_path), "9 may 2018"]) == 2
+    assert "lacks config, kind, lengths, tokenization: written by an older keras-attn?" in capsys.readouterr().err

@@ -248,7 +248,11 @@ def read_run_config(directory):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{directory} holds no config.json; is it a keras-attn run directory?")
     with open(path) as f:
-        return json.load(f)
+        config = json.load(f)
+    missing = sorted({"preset", "kind", "tokenization", "lengths", "config"} - set(config))
+    if missing:
+        raise ValueError(f"{path} lacks {', '.join(missing)}: written by an older keras-attn? Train the run again.")
+    return config
 
 
 def pretrained_tokenizer(pretrained_dir):
