@@ -123,16 +123,17 @@ def test_quantized_artifacts_are_judged_and_int8_ignores_padding_and_batch(tmp_p
         assert all(r["argmax_agreement"] >= parity.QUANTIZED_AGREEMENT[quantize] for r in judged
                    if r["argmax_agreement"] is not None)
 
-    # int8 ONNX: a row gives the same logits alone, with more padding, and among other rows.
-    runner = runtime.OnnxRunner(str(tmp_path / "int8" / "forward_int8.onnx"))
+    # int8 ONNX and TFLite: a row gives the same logits alone, with more padding, and among other rows.
     ids = random_ids(rng, (4, 9), 40, lengths=[9, 3, 6, 2])
     ids[:, 0] = 4
-    batch = runner({"token_ids": ids})["logits"]
-    for row in range(4):
-        alone = runner({"token_ids": ids[row : row + 1, : max(1, int((ids[row] != 0).sum()))]})["logits"]
-        padded = runner({"token_ids": pad_right(ids[row : row + 1], 5)})["logits"]
-        np.testing.assert_allclose(alone[0], batch[row], atol=1e-5)
-        np.testing.assert_allclose(padded[0], batch[row], atol=1e-5)
+    for runner in (runtime.OnnxRunner(str(tmp_path / "int8" / "forward_int8.onnx")),
+                   runtime.LiteRTRunner(str(tmp_path / "int8" / "forward_int8.tflite"))):
+        batch = runner({"token_ids": ids})["logits"]
+        for row in range(4):
+            alone = runner({"token_ids": ids[row : row + 1, : max(1, int((ids[row] != 0).sum()))]})["logits"]
+            padded = runner({"token_ids": pad_right(ids[row : row + 1], 5)})["logits"]
+            np.testing.assert_allclose(alone[0], batch[row], atol=1e-5)
+            np.testing.assert_allclose(padded[0], batch[row], atol=1e-5)
 
     # The floor is enforced: an agreement no artifact can reach fails verify.
     monkeypatch.setitem(parity.QUANTIZED_AGREEMENT, "int8", 1.01)
