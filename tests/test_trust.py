@@ -12,10 +12,8 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
-import keras_attn
-from keras_attn import cli, integrity, runtime, zoo
+from keras_attn import cli, integrity, runtime
 from keras_attn.inference import decoding
-from tests.test_zoo import SMALL
 
 pytestmark = pytest.mark.tensorflow
 
