@@ -40,6 +40,13 @@ def _add_file_options(parser, vocabulary_size=True):
     parser.add_argument("--max-tokens", type=int, default=64, help="with --train-file: tokens per row")
 
 
+def _minutes_as_seconds(text):
+    minutes = float(text)
+    if not minutes > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a positive number of minutes, got {text!r}")
+    return minutes * 60
+
+
 def _add_overrides(parser):
     parser.add_argument("--set", dest="overrides", type=_parse_override, action="append", default=[],
                         metavar="KEY=VALUE", help="override a config value (repeatable)")
@@ -50,6 +57,8 @@ def _add_fit_arguments(parser, epochs, learning_rate):
     parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=learning_rate)
+    parser.add_argument("--time-limit", type=_minutes_as_seconds, metavar="MINUTES",
+                        help="stop fitting after this many minutes (the interrupted epoch is validated and may be kept)")
     parser.add_argument("--fused-attention", action="store_true",
                         help="attention through keras.ops.dot_product_attention (cuDNN flash attention on a GPU)")
     parser.add_argument("--mixed-precision", action="store_true",
@@ -205,6 +214,7 @@ def _train(args):
         eval_limit=args.eval_examples,
         overwrite=args.overwrite,
         seed=args.seed,
+        time_limit=args.time_limit,
     )
     if spec.kind.decodes:
         _show_translations(model, task)
@@ -276,7 +286,7 @@ def _pretrain(args):
     _, report = training.pretrain(
         args.name, train_ids, validation_ids, vocabulary, args.out, data_names=names, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, overrides=dict(args.overrides),
-        overwrite=args.overwrite, seed=args.seed,
+        overwrite=args.overwrite, seed=args.seed, time_limit=args.time_limit,
     )
     history = report["history"]
     print(f"masked-LM validation loss {history['val_loss'][-1]:.3f}, accuracy {history['val_masked_accuracy'][-1]:.3f}; "
@@ -301,6 +311,7 @@ def _finetune(args):
     _, report = training.finetune(
         args.directory, task, args.out, random_init=args.random_init, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, overwrite=args.overwrite, seed=args.seed,
+        time_limit=args.time_limit,
     )
     start = "random initialisation" if args.random_init else f"pretrained {args.directory}"
     print(f"{task.name} from {start}: test accuracy {report['test_accuracy']:.4f}; saved to {args.out}")

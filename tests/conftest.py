@@ -9,7 +9,12 @@ import pytest
 BACKEND = keras.backend.backend()
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "exports" in getattr(item, "fixturenames", ()):
+            # One worker builds the session-wide exports and runs every test that reads them.
+            item.add_marker(pytest.mark.xdist_group("exports"))
     if BACKEND == "tensorflow":
         return
     skip = pytest.mark.skip(reason=f"needs the TensorFlow backend (running {BACKEND})")

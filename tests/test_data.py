@@ -119,6 +119,8 @@ def test_a_short_run_on_a_corpus_learns_and_every_command_reads_it_back(tiny_cor
     )
     assert report["history"]["loss"][-1] < 0.7 * report["history"]["loss"][0]
     assert report["test_bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp")
+    assert "case:lc" in report["test_bleu_lowercase_signature"]
+    assert report["test_bleu_lowercase"] >= report["test_bleu"]  # lower-casing only adds matches
     assert (tmp_path / "target_vocabulary.txt").read_text().startswith("[PAD]\n[UNK]\n")
 
     # `keras-attn translate` tokenizes in pure Python the way training did.

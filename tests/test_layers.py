@@ -191,3 +191,42 @@ class TestMaskedLMHead:
         embedding = keras.layers.Embedding(20, 8)
         with pytest.raises(ValueError, match="`vocabulary_size` is 30"):
             layers.MaskedLMHead(30, token_embedding=embedding)
+
+
+class TestWhileLoopBidirectional:
+    def test_equals_the_keras_rnn_at_every_position_and_padding_changes_nothing(self, rng):
+        rnn = keras.layers.Bidirectional(keras.layers.GRU(6, return_sequences=True, return_state=True))
+        x = rng.normal(size=(3, 7, 4)).astype("float32")
+        mask = np.arange(7)[None] < np.array([[7], [4], [1]])
+        expected = [np.asarray(t) for t in rnn(x, mask=mask)]
+        looped = reload_layer(layers.WhileLoopBidirectional(rnn))
+        looped.build(x.shape)
+        looped.set_weights(rnn.get_weights())
+        for got, want in zip(looped(x, mask=mask), expected):
+            np.testing.assert_allclose(np.asarray(got), want, atol=1e-5)
+        # Two more padded positions: the same outputs at the first seven.
+        padded = np.concatenate([x, rng.normal(size=(3, 2, 4)).astype("float32")], axis=1)
+        sequences, *states = looped(padded, mask=np.pad(mask, ((0, 0), (0, 2))))
+        np.testing.assert_allclose(np.asarray(sequences)[:, :7], expected[0], atol=1e-5)
+        np.testing.assert_allclose(np.asarray(states[1]), expected[2], atol=1e-5)
+
+    @pytest.mark.parametrize(
+        "layer,message",
+        [
+            (keras.layers.GRU(4, return_sequences=True, return_state=True), "must be a keras.layers.Bidirectional"),
+            (keras.layers.Bidirectional(keras.layers.GRU(4, return_sequences=True)), "must return sequences and states"),
+            (keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True, return_state=True)),
+             "one state per direction"),
+            (keras.layers.Bidirectional(keras.layers.GRU(4, return_sequences=True, return_state=True), merge_mode="sum"),
+             "merge_mode 'concat'"),
+        ],
+    )
+    def test_refuses_what_it_cannot_run(self, layer, message):
+        with pytest.raises(ValueError, match=message):
+            layers.WhileLoopBidirectional(layer)
+
+    def test_refuses_a_dynamic_length(self):
+        rnn = keras.layers.Bidirectional(keras.layers.GRU(4, return_sequences=True, return_state=True))
+        model_input = keras.Input((None, 3))
+        with pytest.raises(ValueError, match="fixed length"):
+            layers.WhileLoopBidirectional(rnn)(model_input)

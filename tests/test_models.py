@@ -104,3 +104,33 @@ def test_bahdanau_is_wired_as_in_the_paper(rng):
     assert not np.allclose(np.asarray(first["next_state"]), np.asarray(second["next_state"]))
     moved = run(9, memory["encoder_outputs"] * 1.5)
     assert not np.allclose(np.asarray(moved["next_state"]), np.asarray(first["next_state"]), atol=1e-4)
+
+
+def test_bahdanau_export_copy_computes_the_training_model(rng):
+    # The export copy runs the encoder unrolled and the decoder as a `while`
+    # loop at fixed lengths; on inputs padded to those lengths it must give
+    # the training model's logits at every real position.
+    from keras_attn.models.bahdanau import export_copy
+
+    model = zoo.build("bahdanau", dropout=0.0, **SEQ2SEQ["bahdanau"])
+    source, target = seq2seq_batch(rng)
+    copy = export_copy(model, 9, 8)
+    assert copy.get_layer("decoder_rnn").loop == "while"
+    expected = forward(model, source, target)
+    padded = forward(copy, pad_right(source, 2), pad_right(target, 2))
+    real = target != 0
+    np.testing.assert_allclose(padded[:, :6][real], expected[real], atol=1e-5)
+
+
+def test_bahdanau_decoder_refuses_an_unknown_loop():
+    from keras_attn.layers import BahdanauDecoder
+
+    with pytest.raises(ValueError, match="`loop` must be 'scan' or 'while'"):
+        BahdanauDecoder(8, loop="unrolled")
+
+
+def test_bahdanau_decoder_reads_configs_saved_before_the_while_loop():
+    from keras_attn.layers import BahdanauDecoder
+
+    saved = {key: value for key, value in BahdanauDecoder(8).get_config().items() if key != "loop"}
+    assert BahdanauDecoder.from_config({**saved, "unroll": False}).loop == "scan"

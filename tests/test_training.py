@@ -89,3 +89,19 @@ def test_cli_trains_a_classifier(tmp_path, capsys):
     accuracy = json.loads((out / "report.json").read_text())["test_accuracy"]
     assert f"{{'test_accuracy': {accuracy}}}" in capsys.readouterr().out
     assert (out / "model.keras").exists() and (out / "source_vocabulary.txt").exists()
+
+
+def test_a_time_limit_keeps_the_interrupted_epoch(tmp_path):
+    task = tasks.sentiment(200, seed=3)
+    _, report = training.train(
+        "transformer-classifier", task, tmp_path, epochs=3, batch_size=16, verbose=0, time_limit=0
+    )
+    assert report["stopped_by_time_limit"] and len(report["history"]["val_loss"]) == 1
+    assert (tmp_path / "model.keras").exists()
+
+
+@pytest.mark.parametrize("minutes", ["0", "-5", "nan", "soon"])
+def test_cli_refuses_a_time_limit_that_is_not_a_positive_duration(minutes, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["train", "bahdanau", "--time-limit", minutes, "--out", "x"])
+    assert exit_.value.code == 2 and "argument --time-limit" in capsys.readouterr().err

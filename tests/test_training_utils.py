@@ -1,5 +1,6 @@
 """Losses, metrics, the learning-rate schedule and BERT's masking procedure."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -7,6 +8,7 @@ from keras_attn.models.kind import token_loss_and_metrics
 from keras_attn.training.metrics import MaskedAccuracy
 from keras_attn.data.masked_lm import MaskedLMDataset, mask_tokens
 from keras_attn.training.schedules import WarmupInverseSqrtSchedule
+from keras_attn.training.time_limit import TimeLimit
 from keras_attn.tokenizers.vocabulary import MASK_ID, RESERVED_TOKENS
 
 
@@ -81,3 +83,23 @@ def test_masked_lm_dataset_remasks_every_epoch(rng):
     np.testing.assert_array_equal(first["mask_positions"], again["mask_positions"])
     dataset.on_epoch_end()
     assert not np.array_equal(dataset[0][0]["mask_positions"], first["mask_positions"])
+
+
+@pytest.mark.parametrize("seconds,epochs_run,batches_run", [(0, 1, 1), (3600, 3, 12)])
+def test_time_limit_ends_fit_at_a_batch_and_still_validates_that_epoch(seconds, epochs_run, batches_run):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    batches = []
+    counter = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: batches.append(batch))
+    limit = TimeLimit(seconds)
+    x = np.ones((16, 2), "float32")
+    history = model.fit(x, x[:, :1], batch_size=4, epochs=3, validation_data=(x, x[:, :1]),
+                        callbacks=[counter, limit], verbose=0)
+    assert limit.stopped == (seconds == 0)
+    assert len(batches) == batches_run and len(history.history["val_loss"]) == epochs_run
+
+
+@pytest.mark.parametrize("seconds", [-1, True, "60"])
+def test_time_limit_refuses_what_is_not_a_duration(seconds):
+    with pytest.raises(ValueError, match="`seconds` must be a non-negative number"):
+        TimeLimit(seconds)

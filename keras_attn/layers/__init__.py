@@ -13,6 +13,7 @@ from keras_attn.layers.position_embedding import PositionEmbedding, sinusoidal_t
 from keras_attn.layers.token_and_position_embedding import TokenAndPositionEmbedding
 from keras_attn.layers.transformer_decoder_block import TransformerDecoderBlock
 from keras_attn.layers.transformer_encoder_block import TransformerEncoderBlock
+from keras_attn.layers.while_loop_bidirectional import WhileLoopBidirectional
 
 __all__ = [
     "BahdanauAttention",
@@ -25,6 +26,7 @@ __all__ = [
     "TokenAndPositionEmbedding",
     "TransformerDecoderBlock",
     "TransformerEncoderBlock",
+    "WhileLoopBidirectional",
     "causal_mask",
     "fused_attention",
     "fused_attention_enabled",

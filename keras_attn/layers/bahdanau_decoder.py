@@ -17,9 +17,13 @@ class BahdanauDecoder(keras.layers.Layer):
 
     Args:
         units: the GRU's state size (and the attention's hidden width).
-        unroll: run the recurrence as a Python loop over a fixed number of
-            steps instead of `keras.ops.scan`; exports use it, because
-            TFLite's builtin ops have no loop over tensor lists.
+        loop: `"scan"` (training: `keras.ops.scan`) or `"while"` (exports: a
+            `keras.ops.fori_loop` over a fixed number of steps that writes
+            each step into preallocated outputs). `scan` collects its
+            outputs in tensor lists, which TFLite's builtin ops cannot run;
+            the `while` form lowers to TFLite's builtin WHILE and ONNX's
+            Loop, and its graph does not grow with the length (a Python
+            unrolled loop of 64 steps took 20 GB to convert to ONNX).
 
     Call arguments:
         inputs: `(batch, steps, dim)`, the embeddings of `y_0 .. y_{T-1}`.
@@ -37,10 +41,12 @@ class BahdanauDecoder(keras.layers.Layer):
     ((2, 5, 8), (2, 5, 6))
     """
 
-    def __init__(self, units, unroll=False, **kwargs):
+    def __init__(self, units, loop="scan", **kwargs):
         super().__init__(**kwargs)
         self.units = check_positive_int("units", units)
-        self.unroll = bool(unroll)
+        if loop not in ("scan", "while"):
+            raise ValueError(f"`loop` must be 'scan' or 'while', got {loop!r}.")
+        self.loop = loop
         self.attention = BahdanauAttention(units, name="attention", dtype=self.dtype_policy)
         self.cell = keras.layers.GRUCell(units, name="cell", dtype=self.dtype_policy)
 
@@ -59,13 +65,8 @@ class BahdanauDecoder(keras.layers.Layer):
         return new_state, context, weights
 
     def call(self, inputs, annotations, initial_state, keys_mask=None):
-        if self.unroll:
-            state, states, contexts = initial_state, [], []
-            for i in range(inputs.shape[1]):
-                state, context, _ = self.step(inputs[:, i], state, annotations, keys_mask)
-                states.append(state)
-                contexts.append(context)
-            return ops.stack(states, axis=1), ops.stack(contexts, axis=1)
+        if self.loop == "while":
+            return self._while_loop(inputs, annotations, initial_state, keys_mask)
 
         # The carry is (state, context), and so is each step's output: Keras's
         # TensorFlow `scan` wants outputs of the carry's structure and shapes.
@@ -77,6 +78,28 @@ class BahdanauDecoder(keras.layers.Layer):
         _, (states, contexts) = ops.scan(advance, (initial_state, no_context), ops.transpose(inputs, (1, 0, 2)))
         return ops.transpose(states, (1, 0, 2)), ops.transpose(contexts, (1, 0, 2))
 
+    def _while_loop(self, inputs, annotations, initial_state, keys_mask):
+        steps = inputs.shape[1]
+        if steps is None:
+            raise ValueError("`loop='while'` needs inputs of a fixed length (exports fix it).")
+        positions = ops.reshape(ops.arange(steps), (1, steps, 1))
+
+        def advance(i, carry):
+            state, states, contexts = carry
+            state, context, _ = self.step(ops.take(inputs, i, axis=1), state, annotations, keys_mask)
+            # Written with a select, not a dynamic slice update: TensorFlow's
+            # lowers to an XLA op that tf2onnx cannot convert.
+            here = ops.equal(positions, i)
+            states = ops.where(here, ops.expand_dims(state, 1), states)
+            contexts = ops.where(here, ops.expand_dims(context, 1), contexts)
+            return state, states, contexts
+
+        batch = ops.shape(inputs)[0]
+        states = ops.zeros((batch, steps, self.units), self.compute_dtype)
+        contexts = ops.zeros((batch, steps, annotations.shape[-1]), self.compute_dtype)
+        _, states, contexts = ops.fori_loop(0, steps, advance, (initial_state, states, contexts))
+        return states, contexts
+
     def compute_output_spec(self, inputs, annotations, initial_state, keys_mask=None):
         batch, steps = inputs.shape[0], inputs.shape[1]
         return (
@@ -86,5 +109,13 @@ class BahdanauDecoder(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"units": self.units, "unroll": self.unroll})
+        config.update({"units": self.units, "loop": self.loop})
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        # Models saved before the `while` loop carry `unroll` (False in every
+        # training model: the unrolled form existed only in export copies).
+        config = dict(config)
+        config.pop("unroll", None)
+        return cls(**config)

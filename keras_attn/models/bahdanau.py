@@ -112,10 +112,13 @@ class BahdanauDecoderStep(keras.Model):
         return {"logits": self.projection(hidden), "next_state": state, "attention": weights}
 
 
-def unrolled_copy(model, source_length, target_length):
-    """A copy of a training model with fixed lengths and unrolled recurrences:
-    a masked RNN (or `ops.scan`) of dynamic length lowers to a TensorList loop
-    that TFLite runs only with Flex ops, so the exported pieces take fixed lengths."""
+def export_copy(model, source_length, target_length):
+    """A copy of a training model with fixed lengths and recurrences that run
+    as `while` loops (`layers.WhileLoopBidirectional` for the encoder,
+    `BahdanauDecoder(loop="while")`), the form that TFLite's builtin ops and
+    ONNX run. Keras's own RNN and `ops.scan` collect their steps in tensor
+    lists, which TFLite runs only with Flex ops at a dynamic batch, and an
+    unrolled copy grows with the length (20 GB and minutes to convert at 64)."""
     config = model.get_config()
     lengths = {"encoder_token_ids": source_length, "decoder_token_ids": target_length}
     for layer in config["layers"]:
@@ -123,16 +126,13 @@ def unrolled_copy(model, source_length, target_length):
         if layer["class_name"] == "InputLayer":
             layer_config["batch_shape"] = [None, lengths[layer_config["name"]]]
         elif layer["class_name"] == "BahdanauDecoder":
-            layer_config["unroll"] = True
+            layer_config["loop"] = "while"
         elif layer["class_name"] == "Bidirectional":
-            layer_config["layer"]["config"]["unroll"] = True
-            layer_config["backward_layer"]["config"]["unroll"] = True
+            looped = layers.WhileLoopBidirectional(model.get_layer(layer_config["name"]), name=layer_config["name"])
+            layer.update({key: value for key, value in keras.saving.serialize_keras_object(looped).items()
+                          if key != "build_config"})
     copy = keras.Model.from_config(config)
     copy.set_weights(model.get_weights())
-    # Keras 3.15's unrolled TensorFlow RNN zeroes the outputs of a backward
-    # layer with the mask in forward order, wiping real positions. Outputs
-    # at padded positions are never attended to, so they need no zeroing.
-    copy.get_layer("encoder_rnn").backward_layer.zero_output_for_mask = False
     return copy
 
 
@@ -155,7 +155,7 @@ class BahdanauKind(Seq2SeqKind):
 
     def pieces(self, model, lengths):
         source_length, target_length = lengths["max_source_length"], lengths["max_target_length"]
-        model = unrolled_copy(model, source_length, target_length)
+        model = export_copy(model, source_length, target_length)
         encoder, step = self.inference_models(model)
         units = model.get_layer("bridge").units
         memory = {

@@ -19,6 +19,7 @@ from keras_attn.saving import load_model
 from keras_attn.tokenizers import WordPieceTokenizer
 from keras_attn.training.distribution import batch_multiple
 from keras_attn.training.schedules import WarmupInverseSqrtSchedule
+from keras_attn.training.time_limit import TimeLimit
 
 
 def compile_model(model, learning_rate=1e-3, total_steps=None):
@@ -62,6 +63,7 @@ def train(
     eval_limit=None,
     overwrite=False,
     seed=0,
+    time_limit=None,
 ):
     """Builds preset `name` sized to `task`, fits it, keeps the best epoch
     (lowest validation loss) in `out_dir/model.keras` with the config and
@@ -69,7 +71,9 @@ def train(
 
     A kind with its own pretraining (BERT: masked LM on the task's training
     sentences, labels unused) runs it first for `pretrain_epochs`; for
-    pretraining on other text, see `pretrain` and `finetune`.
+    pretraining on other text, see `pretrain` and `finetune`. `time_limit`
+    (seconds) ends fitting early, at the end of a batch; the interrupted
+    epoch is validated like the others.
     """
     kind = zoo.preset(name).kind
     kind.check_task(name, task)
@@ -83,7 +87,7 @@ def train(
     return fit(
         model, name, task, out_dir, overrides, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         verbose=verbose, beam_size=beam_size, eval_limit=eval_limit, report=report, started=started,
-        overwrite=overwrite, seed=seed,
+        overwrite=overwrite, seed=seed, time_limit=time_limit,
     )
 
 
@@ -103,6 +107,7 @@ def fit(
     started=None,
     overwrite=False,
     seed=0,
+    time_limit=None,
 ):
     """Fits `model` (preset `name` with `overrides`) on `task` in
     length-bucketed batches, keeps the best epoch by validation loss in
@@ -118,11 +123,11 @@ def fit(
     check_fit_arguments(task, {}, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
     with staging.staged(out_dir, overwrite) as work:
         return _fit(model, kind, name, task, work, overrides, epochs, batch_size, learning_rate, verbose,
-                    beam_size, eval_limit, report, started or time.time(), seed)
+                    beam_size, eval_limit, report, started or time.time(), seed, time_limit)
 
 
 def _fit(model, kind, name, task, out_dir, overrides, epochs, batch_size, learning_rate, verbose, beam_size,
-         eval_limit, report, started, seed):
+         eval_limit, report, started, seed, time_limit):
     report = {
         "preset": name, "task": task.name, "overrides": overrides, "train_examples": len(task.splits["train"][1]),
         **(report or {}),
@@ -138,8 +143,8 @@ def _fit(model, kind, name, task, out_dir, overrides, epochs, batch_size, learni
     )
     compile_model(model, learning_rate, total_steps=len(train_batches) * epochs if kind.warmup else None)
     with progress.step(f"training {name} for {epochs} epoch(s)"):
-        model, report["history"] = _fit_best_epoch(
-            model, train_batches, validation_batches, epochs, out_dir, verbose
+        model, report["history"], report["stopped_by_time_limit"] = _fit_best_epoch(
+            model, train_batches, validation_batches, epochs, out_dir, verbose, time_limit
         )
     report["training_seconds"] = round(time.time() - started, 1)
     if eval_limit != 0:  # 0 skips scoring (the GPU machine has no sacreBLEU): score on the CPU later
@@ -168,18 +173,18 @@ def check_fit_arguments(task, overrides, **positive):
             raise ValueError(f"`{key}`={overrides[key]} does not fit the task {task.name!r}, which needs {needed}.")
 
 
-def _fit_best_epoch(model, batches, validation_batches, epochs, out_dir, verbose):
+def _fit_best_epoch(model, batches, validation_batches, epochs, out_dir, verbose, time_limit=None):
     """Fits, keeps the epoch of lowest validation loss in `out_dir/model.keras`
-    and returns `(that model reloaded, the history as lists of floats)`."""
+    and returns `(that model reloaded, the history as lists of floats,
+    whether `time_limit` seconds ended the fit)`."""
     checkpoint = os.path.join(out_dir, "model.keras")
-    history = model.fit(
-        batches,
-        epochs=epochs,
-        validation_data=validation_batches,
-        callbacks=[keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss", save_best_only=True)],
-        verbose=verbose,
-    )
-    return load_model(checkpoint), {key: [float(v) for v in values] for key, values in history.history.items()}
+    callbacks = [keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss", save_best_only=True)]
+    if time_limit is not None:
+        callbacks.append(TimeLimit(time_limit))
+    history = model.fit(batches, epochs=epochs, validation_data=validation_batches, callbacks=callbacks, verbose=verbose)
+    stopped = time_limit is not None and callbacks[-1].stopped
+    history = {key: [float(v) for v in values] for key, values in history.history.items()}
+    return load_model(checkpoint), history, stopped
 
 
 def pretrain(
@@ -196,6 +201,7 @@ def pretrain(
     verbose="auto",
     overwrite=False,
     seed=0,
+    time_limit=None,
 ):
     """Masked-LM pretraining of preset `name` (a kind with pretraining: BERT)
     on `token_ids` (rows that start with `[CLS]`, right-padded; the width
@@ -203,7 +209,8 @@ def pretrain(
 
     Keeps the best epoch by masked-LM loss on `validation_ids` in
     `out_dir/model.keras`, with the vocabulary, `config.json` and
-    `report.json` beside it: what `finetune` reads. Returns `(model, report)`.
+    `report.json` beside it: what `finetune` reads. `time_limit` (seconds)
+    ends fitting early, as in `train`. Returns `(model, report)`.
     """
     kind = zoo.preset(name).kind
     if kind.pretraining_overrides is None:
@@ -216,11 +223,11 @@ def pretrain(
     masked_lm = zoo.build(name, **{**overrides, **kind.pretraining_overrides})
     with staging.staged(out_dir, overwrite) as work:
         return _pretrain(masked_lm, kind, name, token_ids, validation_ids, vocabulary, work, data_names, epochs,
-                         batch_size, learning_rate, overrides, verbose, seed, width)
+                         batch_size, learning_rate, overrides, verbose, seed, width, time_limit)
 
 
 def _pretrain(masked_lm, kind, name, token_ids, validation_ids, vocabulary, out_dir, data_names, epochs, batch_size,
-              learning_rate, overrides, verbose, seed, width):
+              learning_rate, overrides, verbose, seed, width, time_limit):
     started = time.time()
     batches = MaskedLMDataset(token_ids, len(vocabulary), batch_size=batch_size, seed=seed)
     validation = MaskedLMDataset(validation_ids, len(vocabulary), batch_size=batch_size, shuffle=False, seed=seed)
@@ -231,11 +238,13 @@ def _pretrain(masked_lm, kind, name, token_ids, validation_ids, vocabulary, out_
     _write_run_config(out_dir, name, models.kind_of(masked_lm), {"source": tokenizer},
                       {**overrides, **kind.pretraining_overrides}, metadata)
     with progress.step(f"pretraining {name} for {epochs} epoch(s)"):
-        masked_lm, history = _fit_best_epoch(masked_lm, batches, validation, epochs, out_dir, verbose)
+        masked_lm, history, stopped = _fit_best_epoch(
+            masked_lm, batches, validation, epochs, out_dir, verbose, time_limit
+        )
     report = {
         "preset": name, "data": list(data_names), "overrides": overrides,
         "train_rows": int(len(token_ids)), "train_tokens": int(np.count_nonzero(token_ids)),
-        "history": history,
+        "history": history, "stopped_by_time_limit": stopped,
         "training_seconds": round(time.time() - started, 1),
     }
     _write_json(os.path.join(out_dir, "report.json"), report)

@@ -29,7 +29,9 @@ def translation_scores(task, split, decode, batch_size=64, limit=None):
     """`decode(source_ids, max_length) → token ids` on `split`, scored as the
     field reports translation: sacreBLEU with its defaults (cased, 13a
     tokenization) and chrF, of the detokenized output against the raw
-    reference sentences, with each metric's signature; and exact match."""
+    reference sentences, with each metric's signature; and exact match.
+    `bleu_lowercase` (both sides lower-cased, otherwise the same) is there
+    to compare with figures from before the output was cased."""
     from sacrebleu.metrics import BLEU, CHRF
 
     source, target = task.splits[split]
@@ -40,11 +42,9 @@ def translation_scores(task, split, decode, batch_size=64, limit=None):
     for start in range(0, len(source), batch_size):
         hypotheses += [task.target_text(row) for row in decode(source[start : start + batch_size], max_length)]
     references = [str(task.examples[split][row][1]) for row in rows]
-    bleu, chrf = BLEU(), CHRF()
-    return {
-        "exact_match": float(np.mean([h == r for h, r in zip(hypotheses, references)])),
-        "bleu": float(bleu.corpus_score(hypotheses, [references]).score),
-        "chrf": float(chrf.corpus_score(hypotheses, [references]).score),
-        "bleu_signature": str(bleu.get_signature()),
-        "chrf_signature": str(chrf.get_signature()),
-    }
+    metrics = {"bleu": BLEU(), "chrf": CHRF(), "bleu_lowercase": BLEU(lowercase=True)}
+    scores = {"exact_match": float(np.mean([h == r for h, r in zip(hypotheses, references)]))}
+    for name, metric in metrics.items():
+        scores[name] = float(metric.corpus_score(hypotheses, [references]).score)
+        scores[f"{name}_signature"] = str(metric.get_signature())
+    return scores
