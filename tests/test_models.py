@@ -134,3 +134,12 @@ def test_bahdanau_decoder_reads_configs_saved_before_the_while_loop():
 
     saved = {key: value for key, value in BahdanauDecoder(8).get_config().items() if key != "loop"}
     assert BahdanauDecoder.from_config({**saved, "unroll": False}).loop == "scan"
+
+
+def test_bahdanau_decoder_while_loop_refuses_a_dynamic_length():
+    import keras
+
+    from keras_attn.layers import BahdanauDecoder
+
+    with pytest.raises(ValueError, match="needs inputs of a fixed length"):
+        BahdanauDecoder(8, loop="while")(keras.Input((None, 4)), keras.Input((3, 6)), keras.Input((8,)))

@@ -102,6 +102,8 @@ class BahdanauDecoder(keras.layers.Layer):
 
     def compute_output_spec(self, inputs, annotations, initial_state, keys_mask=None):
         batch, steps = inputs.shape[0], inputs.shape[1]
+        if self.loop == "while" and steps is None:
+            raise ValueError("`loop='while'` needs inputs of a fixed length (exports fix it).")
         return (
             keras.KerasTensor((batch, steps, self.units), self.compute_dtype),
             keras.KerasTensor((batch, steps, annotations.shape[-1]), self.compute_dtype),
