@@ -230,3 +230,17 @@ class TestWhileLoopBidirectional:
         model_input = keras.Input((None, 3))
         with pytest.raises(ValueError, match="fixed length"):
             layers.WhileLoopBidirectional(rnn)(model_input)
+
+
+class TestWriteStep:
+    def test_a_loop_of_writes_fills_each_step_and_leaves_the_rest(self):
+        from keras_attn.layers.write_step import write_step
+
+        rng = np.random.default_rng(0)
+        values = rng.normal(size=(2, 5, 3, 4)).astype("float32")  # (batch, steps, ...)
+        written = keras.ops.fori_loop(
+            0, 3, lambda i, sequence: write_step(sequence, i, keras.ops.take(values, i, axis=1)), np.zeros_like(values)
+        )
+        written = keras.ops.convert_to_numpy(written)
+        np.testing.assert_array_equal(written[:, :3], values[:, :3])
+        np.testing.assert_array_equal(written[:, 3:], 0.0)

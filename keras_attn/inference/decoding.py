@@ -23,6 +23,7 @@ from keras_attn import models
 from keras_attn.data.batching import pad_rows
 from keras_attn.inference import search
 from keras_attn.layers import fused_attention_enabled
+from keras_attn.layers.write_step import write_step
 from keras_attn.tokenizers.vocabulary import END_ID, PAD_ID, START_ID
 from keras_attn.training.distribution import batch_multiple
 from keras_attn.validation import check_range, check_token_ids
@@ -89,7 +90,6 @@ class SearchLoop(keras.Model):
         batch, source_length = ops.shape(source_ids)[0], ops.shape(source_ids)[1]
         memory = dict(self.encoder({"encoder_token_ids": source_ids}))
         memory["encoder_token_ids"] = source_ids
-        slots = ops.arange(steps)
 
         def not_done(step, tokens, scores, finished, history, attention_history, memory):
             return ops.logical_and(ops.less(step, steps), ops.logical_not(ops.all(finished)))
@@ -102,10 +102,8 @@ class SearchLoop(keras.Model):
             tokens = ops.where(finished, PAD_ID, best)
             scores = scores + ops.where(finished, 0.0, ops.max(log_probs, axis=-1))
             attention = ops.where(ops.expand_dims(finished, 1), 0.0, ops.cast(outputs["attention"], "float32"))
-            at_step = ops.equal(slots, step)
-            history = ops.where(at_step, ops.expand_dims(tokens, 1), history)
-            attention_history = ops.where(ops.reshape(at_step, (1, -1, 1)), ops.expand_dims(attention, 1),
-                                          attention_history)
+            history = write_step(history, step, tokens)
+            attention_history = write_step(attention_history, step, attention)
             finished = ops.logical_or(finished, ops.equal(tokens, END_ID))
             return step + 1, tokens, scores, finished, history, attention_history, _updated(memory, outputs)
 
@@ -160,7 +158,6 @@ class BeamSearchLoop(keras.Model):
         source_ids = ops.repeat(source_ids, k, axis=0)
         memory = dict(self.encoder({"encoder_token_ids": source_ids}))
         memory["encoder_token_ids"] = source_ids
-        slots = ops.arange(steps)
         row_starts = ops.expand_dims(ops.arange(batch, dtype="int32"), 1)
         final_penalty = search.length_penalty(steps, alpha)
 
@@ -181,11 +178,9 @@ class BeamSearchLoop(keras.Model):
             top = ops.cast(top, "int32")
             parent, token = top // vocabulary_size, top % vocabulary_size
             parent_rows = ops.reshape(row_starts * k + parent, (-1,))  # (b * 2k,)
-            at_step = ops.equal(slots, step)
-            history = ops.where(at_step, ops.reshape(token, (-1, 1)), ops.take(alive_history, parent_rows, axis=0))
+            history = write_step(ops.take(alive_history, parent_rows, axis=0), step, ops.reshape(token, (-1,)))
             step_attention = ops.take(ops.cast(outputs["attention"], "float32"), parent_rows, axis=0)
-            attention = ops.where(ops.reshape(at_step, (1, -1, 1)), ops.expand_dims(step_attention, 1),
-                                  ops.take(alive_attention, parent_rows, axis=0))
+            attention = write_step(ops.take(alive_attention, parent_rows, axis=0), step, step_attention)
             ends = ops.equal(token, END_ID)
 
             # Finished: the k best of the old and the newly ended, by normalised score.

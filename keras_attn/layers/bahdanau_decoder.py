@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_attn.layers.bahdanau_attention import BahdanauAttention
+from keras_attn.layers.write_step import write_step
 from keras_attn.validation import check_positive_int
 
 
@@ -82,17 +83,11 @@ class BahdanauDecoder(keras.layers.Layer):
         steps = inputs.shape[1]
         if steps is None:
             raise ValueError("`loop='while'` needs inputs of a fixed length (exports fix it).")
-        positions = ops.reshape(ops.arange(steps), (1, steps, 1))
 
         def advance(i, carry):
             state, states, contexts = carry
             state, context, _ = self.step(ops.take(inputs, i, axis=1), state, annotations, keys_mask)
-            # Written with a select, not a dynamic slice update: TensorFlow's
-            # lowers to an XLA op that tf2onnx cannot convert.
-            here = ops.equal(positions, i)
-            states = ops.where(here, ops.expand_dims(state, 1), states)
-            contexts = ops.where(here, ops.expand_dims(context, 1), contexts)
-            return state, states, contexts
+            return state, write_step(states, i, state), write_step(contexts, i, context)
 
         batch = ops.shape(inputs)[0]
         states = ops.zeros((batch, steps, self.units), self.compute_dtype)

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_attn.layers.write_step import write_step
+
 
 @keras.saving.register_keras_serializable(package="keras_attn")
 class WhileLoopBidirectional(keras.layers.Layer):
@@ -53,7 +55,6 @@ class WhileLoopBidirectional(keras.layers.Layer):
 
     def _direction(self, cell, inputs, mask, backwards):
         steps = inputs.shape[1]
-        positions = ops.reshape(ops.arange(steps), (1, steps, 1))
 
         def advance(k, carry):
             state, outputs = carry
@@ -62,10 +63,7 @@ class WhileLoopBidirectional(keras.layers.Layer):
             new_state, _ = cell(ops.take(inputs, i, axis=1), [state])
             state = ops.where(real, new_state, state)  # a masked step keeps the state
             output = ops.where(real, state, ops.zeros_like(state))
-            # A select, not a dynamic slice update: TensorFlow's lowers to an
-            # XLA op that tf2onnx cannot convert.
-            outputs = ops.where(ops.equal(positions, i), ops.expand_dims(output, 1), outputs)
-            return state, outputs
+            return state, write_step(outputs, i, output)
 
         batch = ops.shape(inputs)[0]
         state = ops.zeros((batch, cell.units), self.compute_dtype)
