@@ -234,7 +234,7 @@ class TestWhileLoopBidirectional:
 
 class TestWriteStep:
     def test_a_loop_of_writes_fills_each_step_and_leaves_the_rest(self):
-        from keras_attn.layers.write_step import write_step
+        from keras_attn.layers.fixed_length_loop import write_step
 
         rng = np.random.default_rng(0)
         values = rng.normal(size=(2, 5, 3, 4)).astype("float32")  # (batch, steps, ...)

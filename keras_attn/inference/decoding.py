@@ -23,7 +23,7 @@ from keras_attn import models
 from keras_attn.data.batching import pad_rows
 from keras_attn.inference import search
 from keras_attn.layers import fused_attention_enabled
-from keras_attn.layers.write_step import write_step
+from keras_attn.layers.fixed_length_loop import write_step
 from keras_attn.tokenizers.vocabulary import END_ID, PAD_ID, START_ID
 from keras_attn.training.distribution import batch_multiple
 from keras_attn.validation import check_range, check_token_ids

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_attn.layers.bahdanau_attention import BahdanauAttention
-from keras_attn.layers.write_step import write_step
+from keras_attn.layers.fixed_length_loop import fixed_steps, write_step
 from keras_attn.validation import check_positive_int
 
 
@@ -80,9 +80,7 @@ class BahdanauDecoder(keras.layers.Layer):
         return ops.transpose(states, (1, 0, 2)), ops.transpose(contexts, (1, 0, 2))
 
     def _while_loop(self, inputs, annotations, initial_state, keys_mask):
-        steps = inputs.shape[1]
-        if steps is None:
-            raise ValueError("`loop='while'` needs inputs of a fixed length (exports fix it).")
+        steps = fixed_steps(inputs, "`loop='while'`")
 
         def advance(i, carry):
             state, states, contexts = carry
@@ -97,8 +95,8 @@ class BahdanauDecoder(keras.layers.Layer):
 
     def compute_output_spec(self, inputs, annotations, initial_state, keys_mask=None):
         batch, steps = inputs.shape[0], inputs.shape[1]
-        if self.loop == "while" and steps is None:
-            raise ValueError("`loop='while'` needs inputs of a fixed length (exports fix it).")
+        if self.loop == "while":
+            fixed_steps(inputs, "`loop='while'`")
         return (
             keras.KerasTensor((batch, steps, self.units), self.compute_dtype),
             keras.KerasTensor((batch, steps, annotations.shape[-1]), self.compute_dtype),

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_attn.layers.write_step import write_step
+from keras_attn.layers.fixed_length_loop import fixed_steps, write_step
 
 
 @keras.saving.register_keras_serializable(package="keras_attn")
@@ -54,7 +54,7 @@ class WhileLoopBidirectional(keras.layers.Layer):
         self.layer.build(input_shape)
 
     def _direction(self, cell, inputs, mask, backwards):
-        steps = inputs.shape[1]
+        steps = fixed_steps(inputs, "WhileLoopBidirectional")
 
         def advance(k, carry):
             state, outputs = carry
@@ -71,13 +71,7 @@ class WhileLoopBidirectional(keras.layers.Layer):
         state, outputs = ops.fori_loop(0, steps, advance, (state, outputs))
         return outputs, state
 
-    @staticmethod
-    def _check_fixed_length(inputs):
-        if inputs.shape[1] is None:
-            raise ValueError("WhileLoopBidirectional needs inputs of a fixed length (exports fix it).")
-
     def call(self, inputs, mask=None):
-        self._check_fixed_length(inputs)
         mask = ops.ones(ops.shape(inputs)[:2], "bool") if mask is None else ops.cast(mask, "bool")
         forward, forward_state = self._direction(self.layer.forward_layer.cell, inputs, mask, backwards=False)
         backward, backward_state = self._direction(self.layer.backward_layer.cell, inputs, mask, backwards=True)
@@ -87,8 +81,7 @@ class WhileLoopBidirectional(keras.layers.Layer):
         return [None, None, None]  # the padding is the callers' to mask (attention takes it explicitly)
 
     def compute_output_spec(self, inputs, mask=None):
-        self._check_fixed_length(inputs)
-        batch, steps = inputs.shape[0], inputs.shape[1]
+        batch, steps = inputs.shape[0], fixed_steps(inputs, "WhileLoopBidirectional")
         units = self.layer.forward_layer.cell.units, self.layer.backward_layer.cell.units
         return (
             keras.KerasTensor((batch, steps, sum(units)), self.compute_dtype),
