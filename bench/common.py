@@ -2,8 +2,11 @@
 
 import datetime
 import os
+import json
 import platform
 import statistics
+import subprocess
+import sys
 import time
 
 import keras
@@ -18,6 +21,19 @@ def median_seconds(function, repeats):
         function()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def run_in_tree(child, tree, *args, env=None):
+    """Runs `child`, Python source that prints `RESULT <json>`, in an
+    interpreter of its own with `sys.argv[1:]` = `tree` (absolute) and
+    `args`, so that it can import the `keras_attn` of `tree`; returns the JSON."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    result = subprocess.run([sys.executable, "-c", child, os.path.abspath(tree), *map(str, args)], env=env,
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"the run in {tree} failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
+    line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
 
 
 def machine():

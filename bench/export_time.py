@@ -15,13 +15,10 @@ times each, and the table gives medians.
 """
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
-import sys
 
-from common import report
+from common import report, run_in_tree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STEPS = ("SavedModel", "TFLite float32", "TFLite int8", "ONNX float32", "ONNX int8")
@@ -66,13 +63,7 @@ print("RESULT " + json.dumps(seconds))
 
 def measure(tree, preset):
     """`{step: seconds, "total": seconds}` of one export by the `keras_attn` in `tree`."""
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-c", CHILD, os.path.abspath(tree), preset], env=env,
-                            capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"export by {tree} failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
-    line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):])
+    return run_in_tree(CHILD, tree, preset, env={"KERAS_BACKEND": "tensorflow"})
 
 
 def main():

@@ -38,6 +38,17 @@ class TestBahdanauAttention:
         context_padded = attention(query, noisy_keys, keys_mask=pad_right(mask, 4))
         np.testing.assert_allclose(context_padded, context, atol=1e-6)
 
+    def test_keys_projected_once_give_the_same_context(self, rng):
+        attention = layers.BahdanauAttention(units=5)
+        query = rng.normal(size=(2, 3, 4)).astype("float32")
+        keys = rng.normal(size=(2, 6, 7)).astype("float32")
+        context = attention(query, keys)
+        given = attention(query, keys, projected_keys=attention.project_keys(keys))
+        np.testing.assert_allclose(given, context, atol=1e-6)
+        # The given projection is the one used: another one changes the context.
+        other = attention(query, keys, projected_keys=attention.project_keys(keys[:, ::-1]))
+        assert not np.allclose(other, context, atol=1e-3)
+
     def test_config_round_trip_and_validation(self):
         layer = layers.BahdanauAttention(units=3, name="attn")
         assert reload_layer(layer).get_config() == layer.get_config()

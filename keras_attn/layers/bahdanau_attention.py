@@ -26,6 +26,8 @@ class BahdanauAttention(keras.layers.Layer):
         keys_mask: optional `(batch, keys)`, 1 (or True) for real keys.
         return_attention_scores: also return the weights
             `(batch, queries, keys)`.
+        projected_keys: optional `project_keys(keys)`. A decoder attends
+            over the same keys at every step, so it projects them once.
 
     Example:
     >>> import numpy as np
@@ -50,12 +52,17 @@ class BahdanauAttention(keras.layers.Layer):
         self.key_projection.build(keys_shape)
         self.score_projection.build((None, self.units))
 
-    def call(self, query, keys, keys_mask=None, return_attention_scores=False):
+    def project_keys(self, keys):
+        """`W2 k`: `(batch, keys, key_dim)` → `(batch, keys, units)`."""
+        return self.key_projection(keys)
+
+    def call(self, query, keys, keys_mask=None, return_attention_scores=False, projected_keys=None):
+        if projected_keys is None:
+            projected_keys = self.project_keys(keys)
         projected_query = ops.expand_dims(self.query_projection(query), 2)
-        projected_keys = ops.expand_dims(self.key_projection(keys), 1)
         # (batch, queries, keys, 1) → (batch, queries, keys)
         scores = ops.squeeze(
-            self.score_projection(ops.tanh(projected_query + projected_keys)), -1
+            self.score_projection(ops.tanh(projected_query + ops.expand_dims(projected_keys, 1))), -1
         )
         mask = None if keys_mask is None else key_padding_mask(keys_mask)
         weights = ops.cast(masked_softmax(scores, mask), self.compute_dtype)
@@ -64,7 +71,7 @@ class BahdanauAttention(keras.layers.Layer):
             return context, weights
         return context
 
-    def compute_output_spec(self, query, keys, keys_mask=None, return_attention_scores=False):
+    def compute_output_spec(self, query, keys, keys_mask=None, return_attention_scores=False, projected_keys=None):
         batch, queries = query.shape[0], query.shape[1]
         context = keras.KerasTensor((batch, queries, keys.shape[-1]), self.compute_dtype)
         if return_attention_scores:

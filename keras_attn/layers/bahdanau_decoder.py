@@ -55,36 +55,41 @@ class BahdanauDecoder(keras.layers.Layer):
         self.attention.build((None, 1, self.units), annotations_shape)
         self.cell.build((None, inputs_shape[-1] + annotations_shape[-1]))
 
-    def step(self, inputs, state, annotations, keys_mask=None):
+    def step(self, inputs, state, annotations, keys_mask=None, projected_keys=None):
         """One step: `inputs (batch, dim)` the embedding of `y_{i-1}`, `state`
-        `s_{i-1}` → `(s_i, c_i, attention weights (batch, source_length))`."""
+        `s_{i-1}` → `(s_i, c_i, attention weights (batch, source_length))`.
+        `projected_keys` is `attention.project_keys(annotations)`, if the
+        caller has it: the loops below project the annotations once, not at
+        every step."""
         context, weights = self.attention(
-            ops.expand_dims(state, 1), annotations, keys_mask=keys_mask, return_attention_scores=True
+            ops.expand_dims(state, 1), annotations, keys_mask=keys_mask, return_attention_scores=True,
+            projected_keys=projected_keys,
         )
         context, weights = ops.squeeze(context, 1), ops.squeeze(weights, 1)
         new_state, _ = self.cell(ops.concatenate([inputs, context], axis=-1), [state])
         return new_state, context, weights
 
     def call(self, inputs, annotations, initial_state, keys_mask=None):
+        projected_keys = self.attention.project_keys(annotations)
         if self.loop == "while":
-            return self._while_loop(inputs, annotations, initial_state, keys_mask)
+            return self._while_loop(inputs, annotations, initial_state, keys_mask, projected_keys)
 
         # The carry is (state, context), and so is each step's output: Keras's
         # TensorFlow `scan` wants outputs of the carry's structure and shapes.
         def advance(carry, x):
-            state, context, _ = self.step(x, carry[0], annotations, keys_mask)
+            state, context, _ = self.step(x, carry[0], annotations, keys_mask, projected_keys)
             return (state, context), (state, context)
 
         no_context = ops.zeros_like(annotations[:, 0, :])
         _, (states, contexts) = ops.scan(advance, (initial_state, no_context), ops.transpose(inputs, (1, 0, 2)))
         return ops.transpose(states, (1, 0, 2)), ops.transpose(contexts, (1, 0, 2))
 
-    def _while_loop(self, inputs, annotations, initial_state, keys_mask):
+    def _while_loop(self, inputs, annotations, initial_state, keys_mask, projected_keys):
         steps = fixed_steps(inputs, "`loop='while'`")
 
         def advance(i, carry):
             state, states, contexts = carry
-            state, context, _ = self.step(ops.take(inputs, i, axis=1), state, annotations, keys_mask)
+            state, context, _ = self.step(ops.take(inputs, i, axis=1), state, annotations, keys_mask, projected_keys)
             return state, write_step(states, i, state), write_step(contexts, i, context)
 
         batch = ops.shape(inputs)[0]
