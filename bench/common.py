@@ -1,8 +1,8 @@
 """What the benchmark scripts share: timing and reporting."""
 
 import datetime
-import os
 import json
+import os
 import platform
 import statistics
 import subprocess
