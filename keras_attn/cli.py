@@ -174,14 +174,16 @@ def _list():
 def _describe(name):
     from keras_attn import zoo
 
+    from keras_attn import models
+
     spec = zoo.preset(name)
     print(f"{name}: {spec.description}")
-    print(f"kind: {spec.kind.name}; default task: {spec.default_task}")
+    print(f"class: {models.registered_name(spec.task_class)}; default task: {spec.default_task}")
     print(json.dumps(zoo.config(name), indent=2))
 
 
 def _train(args):
-    from keras_attn import training, zoo
+    from keras_attn import models, training, zoo
     from keras_attn.data import tasks
 
     spec = zoo.preset(args.name)
@@ -198,7 +200,7 @@ def _train(args):
     elif args.task_file:
         task = tasks.load_file(args.task_file)
     elif args.train_file:
-        task = _file_task(args, spec.kind.task_type)
+        task = _file_task(args, spec.task_class.task_type)
     else:
         task = tasks.load(args.task or spec.default_task, num_examples=args.examples or 10000, seed=args.seed)
     model, report = training.train(
@@ -216,7 +218,7 @@ def _train(args):
         seed=args.seed,
         time_limit=args.time_limit,
     )
-    if spec.kind.decodes:
+    if isinstance(model, models.GenerativeTask):
         _show_translations(model, task)
     scores = {k: v for k, v in report.items() if k.startswith("test_")}
     print(f"{args.name} on {task.name}: {scores}; saved to {os.path.join(args.out, 'model.keras')}")
@@ -294,11 +296,10 @@ def _pretrain(args):
 
 
 def _finetune(args):
-    from keras_attn import training
+    from keras_attn import run_directory, training
     from keras_attn.data import tasks
-    from keras_attn.training.recipes import read_run_config
 
-    max_length = read_run_config(args.directory)["lengths"]["max_length"]
+    max_length = run_directory.read_config(args.directory)["lengths"]["max_length"]
     if args.task_file:
         task = tasks.load_file(args.task_file)  # `finetune` checks its vocabulary and width
     else:
@@ -306,7 +307,7 @@ def _finetune(args):
 
         task = corpora.sst2(
             args.data_dir, max_length=max_length, num_examples=args.examples, seed=args.seed,
-            tokenizer=training.pretrained_tokenizer(args.directory),
+            tokenizer=training.recipes.pretrained_tokenizer(args.directory),
         )
     _, report = training.finetune(
         args.directory, task, args.out, random_init=args.random_init, epochs=args.epochs,
@@ -318,37 +319,30 @@ def _finetune(args):
 
 
 def _evaluate(args):
-    from keras_attn import training
-    from keras_attn.data import corpora
-    from keras_attn.saving import load_model
+    from keras_attn import run_directory, training
 
-    _, task = corpora.load_run_task(args.directory, args.data_dir)
-    model = load_model(os.path.join(args.directory, "model.keras"), compile=False)
+    _, task = run_directory.load_task(args.directory, args.data_dir)
+    model = run_directory.load_model(args.directory)
     scores = training.evaluate(model, task, "test", limit=args.eval_examples, beam_size=args.beam)
     print(json.dumps(scores))
 
 
 def _export(args):
-    from keras_attn.data import tasks
+    from keras_attn import run_directory
     from keras_attn.export import export
     from keras_attn.saving import load_model
-    from keras_attn.training.recipes import read_run_config
 
     if not os.path.isfile(args.model):
         raise FileNotFoundError(f"No model file at {args.model}.")
     folder = os.path.dirname(os.path.abspath(args.model))
-    # A model that `train` saved has its config.json (lengths, tokenization) and vocabularies beside it.
-    config = read_run_config(folder) if os.path.isfile(os.path.join(folder, "config.json")) else {}
+    # A model that `train` saved has its run files (lengths, tokenization, vocabularies) beside it.
+    config = run_directory.read_config(folder) if run_directory.has_config(folder) else {}
     lengths = dict(config.get("lengths", {}))
     for name in ("max_source_length", "max_target_length"):
         if getattr(args, name):
             lengths[name] = getattr(args, name)
-    tokenizers = tasks.load_tokenizers(folder, config["tokenization"]) if config else None
-    assets = {"model.keras": args.model}
-    if config:
-        names = ["config.json", tasks.HELD_OUT] + [name for side, tokenizer in tokenizers.items()
-                                                   for name in tokenizer.files(side)]
-        assets.update({name: os.path.join(folder, name) for name in names if os.path.exists(os.path.join(folder, name))})
+    tokenizers = run_directory.load_tokenizers(folder, config) if config else None
+    assets = {run_directory.MODEL: args.model, **run_directory.asset_files(folder)}
     manifest = export(
         load_model(args.model, compile=False),
         args.out,
@@ -365,11 +359,12 @@ def _export(args):
 
 
 def _verify(args):
-    from keras_attn.export.parity import format_table, read_manifest, verify
+    from keras_attn import integrity, run_directory
+    from keras_attn.export.parity import format_table, verify
     from keras_attn.saving import load_model
 
-    read_manifest(args.directory)  # a missing or broken manifest is reported first
-    model_path = args.model or os.path.join(args.directory, "model.keras")
+    integrity.read_manifest(args.directory)  # a missing or broken manifest is reported first
+    model_path = args.model or run_directory.model_path(args.directory)
     if not os.path.isfile(model_path):
         raise FileNotFoundError(f"No model file at {model_path}; pass --model.")
     report = verify(args.directory, load_model(model_path, compile=False))
@@ -391,10 +386,8 @@ def _translate(args):
 
 
 def _show_translations(model, task, count=5):
-    from keras_attn.inference import decoding
-
     source, target = task.splits["test"]
-    result = decoding.greedy_decode(model, source[:count], max_length=target.shape[1] - 1)
+    result = model.generate(source[:count], max_length=target.shape[1] - 1)
     for (text, expected), tokens in zip(task.examples["test"], result.tokens):
         predicted = task.target_text(tokens)
         print(f"  {text!r:40s} → {predicted!r}  (expected {expected!r})")

@@ -5,10 +5,14 @@ checks everything, `keras_attn.runtime.ExportedModel` checks what it opens.
 """
 
 import hashlib
+import json
 import os
 
 # Files an export directory may hold besides what its manifest lists.
 MANIFEST, PARITY_REPORT = "manifest.json", "parity.json"
+# The manifest's layout: 2 since models are classes (the manifest names the class and the
+# generation pieces `prefill`/`step`); exports without a `format` are of layout 1.
+MANIFEST_FORMAT = 2
 
 
 class IntegrityError(ValueError):
@@ -77,3 +81,31 @@ def unlisted(directory, manifest):
     """Top-level files and folders of `directory` that the manifest does not list."""
     listed = {entry["path"].split("/")[0] for entry in entries(manifest)} | {MANIFEST, PARITY_REPORT}
     return sorted(set(os.listdir(directory)) - listed)
+
+
+def read_json(path, what):
+    """The JSON object in `path`; `ValueError` naming `what` if it is not one."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}).") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path} is not a keras-attn {what}.")
+    return value
+
+
+def read_manifest(directory):
+    """The export's `manifest.json`; `ValueError` if it is missing, not a
+    manifest, or written by a keras-attn of another manifest format."""
+    path = os.path.join(directory, MANIFEST)
+    if not os.path.isfile(path):
+        raise ValueError(f"{directory} holds no manifest.json; is it an export directory?")
+    manifest = read_json(path, "manifest")
+    found = manifest.get("format", 1)
+    if found != MANIFEST_FORMAT:
+        raise ValueError(f"{path} is of manifest format {found!r}, written by another keras-attn; this one reads "
+                         f"format {MANIFEST_FORMAT}: export the model again.")
+    if not {"class", "lengths", "runtime", "artifacts"} <= set(manifest):
+        raise ValueError(f"{path} is not a keras-attn manifest (it needs class, lengths, runtime and artifacts).")
+    return manifest

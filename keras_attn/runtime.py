@@ -11,8 +11,6 @@ the numpy searches of `keras_attn.inference.search`, which tests hold to the com
     model.classify(token_ids)                          # probabilities
 """
 
-import json
-import os
 
 import numpy as np
 
@@ -98,24 +96,25 @@ def pad_to(ids, length):
     return np.pad(ids, ((0, 0), (0, length - ids.shape[1])))
 
 
-class ArtifactDecoder(search.PieceDecoder):
-    """The `keras_attn.inference.search` decoder protocol over exported encoder and
-    decoder-step artifacts; pads sources to a fixed exported length."""
+class ArtifactGenerator(search.PieceGenerator):
+    """The `keras_attn.inference.search` generator protocol over exported
+    prefill and step artifacts; pads prompts to a fixed exported length."""
 
-    def __init__(self, encoder, decoder_step, fixed_source_length=None):
-        super().__init__(encoder, decoder_step)
-        self.fixed_source_length = fixed_source_length
+    def __init__(self, prefill, step, prompt_name, fixed_prompt_length=None):
+        super().__init__(prefill, step, prompt_name)
+        self.fixed_prompt_length = fixed_prompt_length
 
-    def encode(self, source_ids):
-        source_ids = np.asarray(source_ids, "int32")
-        self.source_length = source_ids.shape[1]  # attention is reported over the caller's source
-        if self.fixed_source_length is not None:
-            source_ids = pad_to(source_ids, self.fixed_source_length)
-        return super().encode(source_ids)
+    def prefill(self, prompt_ids):
+        prompt_ids = np.asarray(prompt_ids, "int32")
+        self.prompt_length = prompt_ids.shape[1]  # attention is reported over the caller's prompt
+        if self.fixed_prompt_length is not None:
+            prompt_ids = pad_to(prompt_ids, self.fixed_prompt_length)
+        return super().prefill(prompt_ids)
 
-    def step(self, token_ids, step, memory):
-        logits, attention, memory = super().step(token_ids, step, memory)
-        return logits, attention[:, : self.source_length], memory
+    def step(self, token_ids, step, state):
+        outputs = dict(super().step(token_ids, step, state))
+        outputs["attention"] = outputs["attention"][:, : self.prompt_length]
+        return outputs
 
 
 class ExportedModel:
@@ -130,8 +129,7 @@ class ExportedModel:
     def __init__(self, directory, format="onnx", quantization="float32", check_integrity=True):
         if format not in RUNNERS:
             raise ValueError(f"`format` must be one of {sorted(RUNNERS)}, got {format!r}.")
-        with open(os.path.join(directory, integrity.MANIFEST)) as f:
-            self.manifest = json.load(f)
+        self.manifest = integrity.read_manifest(directory)
         self.runners = {}
         for artifact in self.manifest["artifacts"]:
             if artifact["format"] == format and artifact["quantization"] == quantization:
@@ -148,25 +146,28 @@ class ExportedModel:
     def _require(self, task, use):
         spec = self.manifest["runtime"]
         if spec["task"] != task:
-            raise ValueError(f"A {self.manifest['kind']} model ({spec['task']}) cannot {use}.")
+            raise ValueError(f"A {self.manifest['class']} model ({spec['task']}) cannot {use}.")
         return spec
 
-    def _decoding(self, source_ids, max_length):
-        """`(decoder, source ids, steps)`, the inputs checked."""
+    def _generation(self, source_ids, max_length):
+        """`(generator, prompt ids, steps)`, the inputs checked, and the start and end ids."""
         spec = self._require("translation", "decode; use classify()")
-        source_ids = check_token_ids("source_ids", source_ids, spec["vocabulary_sizes"]["encoder_token_ids"],
-                                     spec["max_source_length"])
+        prompt = spec["prompt_input"]
+        source_ids = check_token_ids("source_ids", source_ids, spec["vocabulary_sizes"][prompt],
+                                     spec["max_prompt_length"])
         steps = check_range("max_length", self.max_target_length if max_length is None else max_length, 1,
                             spec["max_steps"])
-        decoder = ArtifactDecoder(self.runners["encoder"], self.runners["decoder_step"], spec["fixed_source_length"])
-        return decoder, source_ids, steps
+        generator = ArtifactGenerator(self.runners["prefill"], self.runners["step"], prompt,
+                                      spec["fixed_prompt_length"])
+        return (generator, source_ids, steps), {"start_id": spec["start_id"], "end_id": spec["end_id"]}
 
     def greedy(self, source_ids, max_length=None):
-        return search.greedy_search(*self._decoding(source_ids, max_length))
+        arguments, ids = self._generation(source_ids, max_length)
+        return search.greedy_search(*arguments, **ids)
 
     def beam(self, source_ids, beam_size=4, alpha=0.6, max_length=None):
-        return search.beam_search(*self._decoding(source_ids, max_length), beam_size=check_range("beam_size", beam_size, 1),
-                                  alpha=alpha)
+        arguments, ids = self._generation(source_ids, max_length)
+        return search.beam_search(*arguments, beam_size=check_range("beam_size", beam_size, 1), alpha=alpha, **ids)
 
     def classify(self, token_ids):
         """Class probabilities `(batch, num_classes)` of token ids that start with `[CLS]`."""

@@ -1,129 +1,80 @@
 """Presets: every zoo model by name, built in one line.
 
+A preset is data: the task class it builds and the settings where it
+differs from that class's defaults (its backbone's and its own).
+
 >>> import keras_attn
 >>> keras_attn.zoo.names()[:3]
 ['bahdanau', 'bert-mini', 'bert-small']
 >>> keras_attn.zoo.config("transformer-base")["hidden_dim"]
 512
+>>> type(keras_attn.zoo.build("bert-tiny", vocabulary_size=50, max_length=8)).__name__
+'BertClassifier'
 """
 
 import copy
 import dataclasses
-import inspect
 
-from keras_attn.models import bahdanau, bert, transformer, transformer_classifier
-from keras_attn.models.bahdanau import build_bahdanau
-from keras_attn.models.bert import build_bert
-from keras_attn.models.transformer import build_transformer
-from keras_attn.models.transformer_classifier import build_transformer_classifier
+from keras_attn import models
 
 
 @dataclasses.dataclass(frozen=True)
 class Preset:
-    kind: object  # the `keras_attn.models.ModelKind` of the models it builds
-    builder: object
+    """`task_class` (a registered `keras_attn.models.Task`) with `settings`,
+    what differs from its defaults; `default_task` names the built-in data
+    task `keras-attn train` fits it on; `pretraining_class`, where the preset
+    has one, is the task that pretrains its backbone (BERT's masked LM)."""
+
+    task_class: type
     description: str
-    config: dict
+    settings: dict
     default_task: str
+    pretraining_class: type = None
 
 
-def _bert(num_layers, hidden_dim, num_heads, size):
+def _bert(size, num_layers, hidden_dim, num_heads):
+    defaults = models.BertClassifier.settings()
+    sizes = {"num_layers": num_layers, "hidden_dim": hidden_dim, "num_heads": num_heads}
     return Preset(
-        bert.CLASSIFIER,
-        build_bert,
+        models.BertClassifier,
         f"BERT-{size} of Turc et al. 2019 ({num_layers} layers, hidden {hidden_dim}, {num_heads} heads): "
-        "masked-LM pretraining (head='masked_lm'), then fine-tuning (head='classifier').",
-        {
-            "head": "classifier",
-            "num_classes": 2,
-            "classifier_dropout": 0.1,
-            "vocabulary_size": 30522,
-            "num_layers": num_layers,
-            "hidden_dim": hidden_dim,
-            "num_heads": num_heads,
-            "intermediate_dim": 4 * hidden_dim,
-            "max_length": 128,
-            "num_segments": 2,
-            "dropout": 0.1,
-        },
+        "masked-LM pretraining (BertMaskedLM over its backbone), then fine-tuning.",
+        {key: value for key, value in sizes.items() if defaults[key] != value},
         "sentiment",
+        pretraining_class=models.BertMaskedLM,
     )
 
 
 PRESETS = {
     "bahdanau": Preset(
-        bahdanau.KIND,
-        build_bahdanau,
+        models.BahdanauTranslator,
         "RNN encoder-decoder of Bahdanau et al. 2015: bidirectional GRU encoder; at each step the previous "
         "decoder state attends (additive attention) and the context feeds the GRU.",
-        {
-            "source_vocabulary_size": 8000,
-            "target_vocabulary_size": 8000,
-            "embedding_dim": 256,
-            "units": 512,
-            "dropout": 0.1,
-        },
+        {},
         "dates",
     ),
     "transformer": Preset(
-        transformer.KIND,
-        build_transformer,
+        models.TransformerTranslator,
         "Transformer encoder-decoder (Vaswani et al. 2017), small: 3+3 layers, d_model 256, 8 heads, "
         "pre-norm (trains stably in few steps).",
-        {
-            "source_vocabulary_size": 8000,
-            "target_vocabulary_size": 8000,
-            "max_source_length": 64,
-            "max_target_length": 64,
-            "hidden_dim": 256,
-            "num_layers": 3,
-            "num_heads": 8,
-            "intermediate_dim": 1024,
-            "dropout": 0.1,
-            "activation": "relu",
-            "position_encoding": "sinusoidal",
-            "norm_first": True,
-        },
+        {"norm_first": True},
         "dates",
     ),
     "transformer-base": Preset(
-        transformer.KIND,
-        build_transformer,
+        models.TransformerTranslator,
         "Transformer base of Vaswani et al. 2017: 6+6 layers, d_model 512, 8 heads, feed-forward 2048.",
-        {
-            "source_vocabulary_size": 16000,
-            "target_vocabulary_size": 16000,
-            "max_source_length": 128,
-            "max_target_length": 128,
-            "hidden_dim": 512,
-            "num_layers": 6,
-            "num_heads": 8,
-            "intermediate_dim": 2048,
-            "dropout": 0.1,
-            "activation": "relu",
-            "position_encoding": "sinusoidal",
-            "norm_first": False,
-        },
+        {"source_vocabulary_size": 16000, "target_vocabulary_size": 16000, "max_source_length": 128,
+         "max_target_length": 128, "hidden_dim": 512, "num_layers": 6, "intermediate_dim": 2048},
         "dates",
     ),
-    "bert-tiny": _bert(2, 128, 2, "Tiny"),
-    "bert-mini": _bert(4, 256, 4, "Mini"),
-    "bert-small": _bert(4, 512, 8, "Small"),
+    "bert-tiny": _bert("Tiny", 2, 128, 2),
+    "bert-mini": _bert("Mini", 4, 256, 4),
+    "bert-small": _bert("Small", 4, 512, 8),
     "transformer-classifier": Preset(
-        transformer_classifier.KIND,
-        build_transformer_classifier,
+        models.TransformerClassifier,
         "Encoder-only Transformer text classifier of the Keras example: token+position embedding, "
         "one Transformer block, masked global average pooling, dense layers.",
-        {
-            "vocabulary_size": 20000,
-            "max_length": 200,
-            "embedding_dim": 32,
-            "num_heads": 2,
-            "intermediate_dim": 32,
-            "hidden_units": 20,
-            "num_classes": 2,
-            "dropout": 0.1,
-        },
+        {},
         "sentiment",
     ),
 }
@@ -141,8 +92,9 @@ def preset(name):
 
 
 def config(name):
-    """A copy of the preset's full configuration (the builder's keyword arguments)."""
-    return copy.deepcopy(preset(name).config)
+    """The preset's full settings (a dict): its class's defaults with the preset's own values."""
+    spec = preset(name)
+    return copy.deepcopy({**spec.task_class.settings(), **spec.settings})
 
 
 def register(name, spec):
@@ -153,23 +105,18 @@ def register(name, spec):
 
 
 def accepted_keys(name):
-    """The override keys preset `name` accepts: its config's and its builder's named arguments."""
-    spec = preset(name)
-    parameters = inspect.signature(spec.builder).parameters.values()
-    named = {p.name for p in parameters if p.kind is not inspect.Parameter.VAR_KEYWORD}
-    return sorted((named | set(spec.config)) - {"name"})
+    """The override keys preset `name` accepts: every setting of its class."""
+    return sorted(preset(name).task_class.settings())
 
 
 def build(name, **overrides):
-    """Builds preset `name` with `overrides` applied to its config.
+    """Builds preset `name` with `overrides` applied to its settings.
 
     Raises `ValueError` before building anything if the name or an override
-    key is unknown, or if the values conflict.
+    key is unknown; the classes refuse values that conflict, naming them.
     """
     spec = preset(name)
     unknown = sorted(set(overrides) - set(accepted_keys(name)))
     if unknown:
-        raise ValueError(
-            f"Unknown override(s) {unknown} for {name!r}; accepted keys: {accepted_keys(name)}."
-        )
-    return spec.builder(**{**spec.config, **overrides})
+        raise ValueError(f"Unknown override(s) {unknown} for {name!r}; accepted keys: {accepted_keys(name)}.")
+    return spec.task_class.from_settings(**{**spec.settings, **overrides})

@@ -14,12 +14,12 @@ class TableDecoder:
     def __init__(self, table):
         self.table = np.log(np.asarray(table, "float64"))
 
-    def encode(self, source_ids):
+    def prefill(self, source_ids):
         return {"source": np.asarray(source_ids)}
 
-    def step(self, token_ids, step, memory):
-        logits = self.table[token_ids]
-        return logits, np.ones((len(token_ids), memory["source"].shape[1])) / memory["source"].shape[1], memory
+    def step(self, token_ids, step, state):
+        length = state["source"].shape[1]
+        return {"logits": self.table[token_ids], "attention": np.ones((len(token_ids), length)) / length}
 
 
 def table(rows):
@@ -114,7 +114,7 @@ def test_compiled_search_equals_host_search(name, rng):
     model = small_seq2seq(name)
     source = random_ids(rng, (8, 6), 30, lengths=[6, 3, 5, 2, 6, 4, 1, 6])
     make_end_likely(model, source)
-    host = decoding.KerasDecoder(model)
+    host = decoding.KerasGenerator(model)
     greedy = decoding.greedy_decode(model, source, max_length=8)
     expected = search.greedy_search(host, source, max_length=8)
     lengths = (greedy.tokens != PAD_ID).sum(axis=1)
@@ -144,5 +144,5 @@ def test_a_beam_of_one_finds_at_least_what_greedy_finds(name, rng):
 
 
 def test_decoding_refuses_a_classifier():
-    with pytest.raises(ValueError, match="transformer_classifier model, which does not decode"):
+    with pytest.raises(ValueError, match=r"'transformer_classifier' \(TransformerClassifier\) does not generate"):
         decoding.greedy_decode(zoo.build("transformer-classifier", vocabulary_size=10), np.ones((1, 3), "int32"))

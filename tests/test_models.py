@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from keras_attn import zoo
-from keras_attn.inference import decoding
+from keras_attn.inference import decoding, search
 from tests.conftest import pad_right, random_ids
 
 SEQ2SEQ = {
@@ -54,10 +54,12 @@ def test_step_decoder_reproduces_teacher_forcing(name, rng):
     source, target = seq2seq_batch(rng)
     target[:] = np.where(target == 0, 8, target)  # every position real
     logits = forward(model, source, target)
-    decoder = decoding.KerasDecoder(model)
-    memory = decoder.encode(source)
+    generator = decoding.KerasGenerator(model)
+    state = generator.prefill(source)
     for step in range(target.shape[1]):
-        step_logits, attention, memory = decoder.step(target[:, step], step, memory)
+        outputs = generator.step(target[:, step], step, state)
+        state = search.next_state(state, outputs)
+        step_logits, attention = outputs["logits"], outputs["attention"]
         np.testing.assert_allclose(step_logits, logits[:, step], atol=1e-4)
         # attention over padded source tokens is zero, the rest sums to 1
         assert np.all(attention[source == 0] == 0)
@@ -75,10 +77,8 @@ def test_classifier_padding_invariance(name, overrides, rng):
     model = zoo.build(name, dropout=0.0, **overrides)
     ids = random_ids(rng, (3, 8), 50, lengths=[8, 5, 2])
     ids[:, 0] = 4
-    kind = zoo.preset(name).kind
-
     def run(token_ids):
-        return np.asarray(model(kind.forward_inputs(token_ids)))
+        return np.asarray(model(model.call_inputs(model.forward_inputs(token_ids))))
 
     np.testing.assert_allclose(run(pad_right(ids, 6)), run(ids), atol=1e-5)
 
@@ -88,9 +88,9 @@ def test_bahdanau_is_wired_as_in_the_paper(rng):
     # y_{i-1} is), and it feeds the recurrence: s_i depends on the annotations.
     model = zoo.build("bahdanau", dropout=0.0, **SEQ2SEQ["bahdanau"])
     source, _ = seq2seq_batch(rng)
-    encoder, step = zoo.preset("bahdanau").kind.inference_models(model)
+    encoder, step = model.generation_models()
     memory = {name: np.asarray(value) for name, value in encoder({"encoder_token_ids": source}).items()}
-    attention = model.get_layer("decoder_rnn").attention
+    attention = model.backbone.decoder.attention
     _, expected = attention(memory["state"][:, None], memory["encoder_outputs"], keys_mask=source != 0,
                             return_attention_scores=True)
 
@@ -110,12 +110,10 @@ def test_bahdanau_export_copy_computes_the_training_model(rng):
     # The export copy runs the encoder unrolled and the decoder as a `while`
     # loop at fixed lengths; on inputs padded to those lengths it must give
     # the training model's logits at every real position.
-    from keras_attn.models.bahdanau import export_copy
-
     model = zoo.build("bahdanau", dropout=0.0, **SEQ2SEQ["bahdanau"])
     source, target = seq2seq_batch(rng)
-    copy = export_copy(model, 9, 8)
-    assert copy.get_layer("decoder_rnn").loop == "while"
+    copy = model.fixed_length_copy(9, 8)
+    assert copy.backbone.decoder.loop == "while"
     expected = forward(model, source, target)
     padded = forward(copy, pad_right(source, 2), pad_right(target, 2))
     real = target != 0

@@ -22,11 +22,11 @@ report = {}
 for name in [n for n in EXPORTED if n in zoo.names()]:  # every distinct model at test widths
     model = zoo.build(name, **SMALL[name])
     x = example_inputs(name, rng, model)
-    y = x["decoder_token_ids"] if zoo.preset(name).kind.decodes else np.array([0, 1])
+    y = x["decoder_token_ids"] if zoo.preset(name).task_class.task_type == "translation" else np.array([0, 1])
     training.compile_model(model)
-    history = model.fit(x, y, epochs=1, verbose=0)
+    history = model.fit(model.call_inputs(x), y, epochs=1, verbose=0)
     model.save(f"{out}/{name}.keras")
-    np.savez(f"{out}/{name}.npz", output=np.asarray(model.predict(x, verbose=0)), **x)
+    np.savez(f"{out}/{name}.npz", output=np.asarray(model.predict(model.call_inputs(x), verbose=0)), **x)
     report[name] = float(history.history["loss"][0])
 print(json.dumps(report))
 """
@@ -42,7 +42,7 @@ def test_core_trains_under_jax_without_tensorflow_and_loads_under_tensorflow(tmp
         arrays = dict(np.load(tmp_path / f"{name}.npz"))
         expected = arrays.pop("output")
         model = keras_attn.load_model(tmp_path / f"{name}.keras")
-        got = np.asarray(model.predict(arrays, verbose=0))
+        got = np.asarray(model.predict(model.call_inputs(arrays), verbose=0))
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5, err_msg=name)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import keras_attn
-from keras_attn import cli, training
+from keras_attn import cli, run_directory, training
 from keras_attn.data import tasks
 
 SMALL_RUN = ["--examples", "300", "--epochs", "1", "--set", "hidden_units=8"]
@@ -76,7 +76,7 @@ def test_a_run_keeps_its_held_out_examples_and_evaluate_rescores_them(tmp_path, 
     assert cli.main(["train", "transformer-classifier", "--examples", "400", "--epochs", "1", "--seed", "4",
                      "--out", str(out)]) == 0
     task = tasks.sentiment(400, seed=4)
-    held_out = tasks.load_held_out(out, "words")
+    held_out = run_directory.load_held_out(out)
     np.testing.assert_array_equal(held_out.splits["test"][0], task.splits["test"][0][:64])
     assert held_out.examples["test"] == [(text, str(label)) for text, label in task.examples["test"][:64]]
     train_texts = {text for text, _ in task.examples["train"]}
@@ -90,4 +90,13 @@ def test_a_run_keeps_its_held_out_examples_and_evaluate_rescores_them(tmp_path, 
 def test_a_run_of_an_older_version_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "config.json").write_text(json.dumps({"preset": "bahdanau", "family": "seq2seq", "task": "dates"}))
     assert cli.main(["translate", str(tmp_path), "9 may 2018"]) == 2
-    assert "lacks config, kind, lengths, tokenization: written by an older keras-attn?" in capsys.readouterr().err
+    assert "is of run format 1, written by another keras-attn" in capsys.readouterr().err
+    # A run of layout 1 (the model kind, no format) is refused by every command that reads runs.
+    (tmp_path / "config.json").write_text(json.dumps({"preset": "bahdanau", "kind": "bahdanau", "task": "dates",
+                                                      "tokenization": "characters", "lengths": {}, "config": {}}))
+    for argv in (["evaluate", str(tmp_path)], ["finetune", str(tmp_path), "--out", str(tmp_path / "f")]):
+        assert cli.main(argv) == 2
+        assert "train the run again" in capsys.readouterr().err
+    (tmp_path / "config.json").write_text(json.dumps({"format": 2, "preset": "bahdanau"}))
+    assert cli.main(["translate", str(tmp_path), "9 may 2018"]) == 2
+    assert "lacks class, config, lengths, tokenization" in capsys.readouterr().err

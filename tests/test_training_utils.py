@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_attn.models.kind import token_loss_and_metrics
+from keras_attn.models.task import token_loss_and_metrics
 from keras_attn.training.metrics import MaskedAccuracy
 from keras_attn.data.masked_lm import MaskedLMDataset, mask_tokens
 from keras_attn.training.schedules import WarmupInverseSqrtSchedule

@@ -56,7 +56,7 @@ def flip_a_byte(name):
 
 
 @pytest.mark.parametrize("change,reason", [
-    (append_bytes("decoder_step.tflite"), "decoder_step.tflite: 1"),
+    (append_bytes("step.tflite"), "step.tflite: 1"),
     (flip_a_byte("encoder.onnx"), "encoder.onnx: sha256 differs"),
     (flip_a_byte("model.keras"), "model.keras: sha256 differs"),
     (lambda d: os.remove(d / "forward.onnx"), "forward.onnx: missing"),
@@ -96,8 +96,8 @@ def test_a_link_leading_out_of_the_export_is_refused(exported, tmp_path):
 
 
 def test_the_runtime_refuses_a_tampered_artifact(exported, tmp_path):
-    copy = tampered_copy(exported, tmp_path, flip_a_byte("decoder_step.onnx"))
-    with pytest.raises(integrity.IntegrityError, match="decoder_step.onnx: sha256 differs"):
+    copy = tampered_copy(exported, tmp_path, flip_a_byte("step.onnx"))
+    with pytest.raises(integrity.IntegrityError, match="step.onnx: sha256 differs"):
         runtime.ExportedModel(copy)
     runtime.ExportedModel(copy, format="tflite")  # the TFLite files are intact
 

@@ -14,8 +14,8 @@
 Vocabularies are learned on the training split only (WordPiece needs
 tensorflow-text for that, imported only then); tokenizing is pure Python.
 Every task records its `origin`: what fixes its data (files and their
-sha256, example count, seed), so `load_run_task` rebuilds the same splits
-and refuses data that changed.
+sha256, example count, seed), so a run's task rebuilds in the same splits
+and refuses data that changed (`keras_attn.run_directory.load_task`).
 """
 
 import hashlib
@@ -26,9 +26,9 @@ import numpy as np
 from keras_attn import progress, tokenizers
 from keras_attn.data import readers as data
 from keras_attn.data import tasks
-from keras_attn.models.kind import CLASSIFICATION, TRANSLATION
-from keras_attn.tokenizers import pad_sequences
-from keras_attn.tokenizers.vocabulary import CLS_ID
+from keras_attn.data.packing import SequencePacker
+from keras_attn.data.tasks import CLASSIFICATION, TRANSLATION
+from keras_attn.tokenizers.vocabulary import CLS_ID, END_ID, START_ID
 
 CORPUS_TASKS = ("spa-eng", "sst2")
 PRETRAINING_TEXTS = ("wikitext-2", "sst2-text")
@@ -86,10 +86,9 @@ def translation_task(name, pairs, test_pairs=None, tokenization="sentencepiece",
         if side not in tokenizer_of:
             tokenizer_of[side] = learn_tokenizer(tokenization, [sentences[i] for i in train], vocabulary_size)
         ids[side] = tokenize(tokenizer_of[side], sentences)
-    ids["target"] = [tasks.add_start_end(row) for row in ids["target"]]
-    fits = np.array([len(s) <= max_length and len(t) <= max_length for s, t in zip(ids["source"], ids["target"])])
-    source = pad_sequences([row if ok else [] for row, ok in zip(ids["source"], fits)], max_length)
-    target = pad_sequences([row if ok else [] for row, ok in zip(ids["target"], fits)], max_length)
+    source, source_cut = SequencePacker(max_length).pack(ids["source"])
+    target, target_cut = SequencePacker(max_length, [START_ID], [END_ID]).pack(ids["target"])
+    fits = ~(source_cut | target_cut)
     splits, examples = {}, {}
     for split, index in (("train", train), ("validation", validation), ("test", test)):
         index = index[fits[index]]
@@ -132,7 +131,7 @@ def classification_task(name, rows, test_rows=None, tokenization="wordpiece", vo
         test = np.arange(len(rows), len(all_rows))
     label_ids, names = class_ids([label for _, label in all_rows], labels)
     tokenizer = tokenizer or learn_tokenizer(tokenization, [texts[i] for i in train], vocabulary_size)
-    ids = pad_sequences([[CLS_ID] + row[: max_length - 1] for row in tokenize(tokenizer, texts)], max_length)
+    ids, _ = SequencePacker(max_length, [CLS_ID]).pack(tokenize(tokenizer, texts))
     num_classes = len(names) if names else int(label_ids.max()) + 1
     splits = {split: (ids[index], label_ids[index]) for split, index in
               (("train", train), ("validation", validation), ("test", test))}
@@ -215,11 +214,13 @@ def pretraining_corpus(names, data_dir=None, vocabulary_size=8000, max_length=64
     train, validation, _ = data.grouped_split(lines, fractions=(1 - validation_fraction, validation_fraction, 0.0), seed=seed)
     tokenizer = learn_tokenizer("wordpiece", [lines[i] for i in train], vocabulary_size)
 
+    packer = SequencePacker(max_length, [CLS_ID])
+
     def rows(indices):
         windows = []
         for ids in tokenize(tokenizer, [lines[i] for i in indices]):
-            windows += [[CLS_ID] + ids[start : start + max_length - 1] for start in range(0, len(ids), max_length - 1)]
-        return pad_sequences(windows, max_length)
+            windows += [ids[start : start + packer.content_length] for start in range(0, len(ids), packer.content_length)]
+        return packer.pack(windows)[0]
 
     return tokenizer.vocabulary, rows(train), rows(validation)
 
@@ -234,30 +235,3 @@ def load(name, data_dir=None, num_examples=None, seed=0, tokenizer_of=None, max_
         tokenizer = (tokenizer_of or {}).get("source")
         return sst2(data_dir, num_examples=num_examples, seed=seed, tokenizer=tokenizer, **lengths)
     raise ValueError(f"Unknown corpus {name!r}; corpora: {list(CORPUS_TASKS)}.")
-
-
-def load_run_task(run_dir, data_dir=None):
-    """`(config, task)`: the data a run of `keras-attn train` was trained on
-    (a built-in task, a corpus or the user's files, as its config recorded them), tokenized
-    with the run's vocabularies, in the same splits. Refuses data whose
-    sha256 changed since."""
-    from keras_attn import models
-    from keras_attn.training.recipes import read_run_config
-
-    config = read_run_config(run_dir)
-    origin = config.get("data") or {}
-    if not {"corpus", "files", "builtin"} & set(origin):
-        raise ValueError(f"{run_dir} does not record where its data came from ({config.get('task')!r}).")
-    tokenizer_of = tasks.load_tokenizers(run_dir, config["tokenization"])
-    if "builtin" in origin:
-        return config, tasks.load(origin["builtin"], origin["examples"], origin["seed"])
-    if "files" in origin:
-        task = from_files(models.get(config["kind"]).task_type, origin["files"]["train"], origin["files"].get("test"),
-                          origin["tokenization"], max_length=origin["max_length"], seed=origin["seed"],
-                          tokenizer_of=tokenizer_of, labels=config.get("labels"))
-    else:
-        task = load(origin["corpus"], data_dir, origin["examples"], origin["seed"], tokenizer_of, origin["max_length"])
-    if task.origin["sha256"] != origin["sha256"]:
-        changed = sorted(role for role in origin["sha256"] if task.origin["sha256"].get(role) != origin["sha256"][role])
-        raise ValueError(f"The data of {run_dir} changed since training ({', '.join(changed)}: sha256 differs).")
-    return config, task

@@ -14,13 +14,16 @@ Both need no download and are the default tasks of `keras-attn train`.
 import dataclasses
 import datetime
 import json
-import os
 
 import numpy as np
 
 from keras_attn import tokenizers
-from keras_attn.tokenizers import CharacterTokenizer, Vocabulary, WordTokenizer, pad_sequences
+from keras_attn.data.packing import SequencePacker
+from keras_attn.tokenizers import CharacterTokenizer, Vocabulary, WordTokenizer
 from keras_attn.tokenizers.vocabulary import CLS_ID, END_ID, START_ID
+
+# What a data task is for; a model's class says which it fits (`keras_attn.models.Task.task_type`).
+TRANSLATION, CLASSIFICATION, MASKED_LM = "translation", "classification", "masked_lm"
 
 MONTHS = ("january", "february", "march", "april", "may", "june", "july",
           "august", "september", "october", "november", "december")
@@ -59,6 +62,8 @@ class TranslationTask:
     `splits[name] = (source_ids, target_ids)`, right-padded int32; targets
     start with `[START]` and end with `[END]`.
     """
+
+    task_type = TRANSLATION
 
     name: str
     source_tokenizer: tokenizers.Tokenizer
@@ -126,6 +131,8 @@ class TranslationTask:
 @dataclasses.dataclass
 class ClassificationTask:
     """`splits[name] = (token_ids, labels)`; token ids start with `[CLS]`."""
+
+    task_type = CLASSIFICATION
 
     name: str
     tokenizer: tokenizers.Tokenizer
@@ -198,49 +205,6 @@ def check_splits(task, vocabulary_sizes):
         raise ValueError(f"Task {task.name!r} has no training examples.")
 
 
-HELD_OUT = "held_out.npz"
-
-
-def save_held_out(task, directory, count=64):
-    """The first `count` test examples (ids and texts) into `directory`: what
-    `verify` checks an export on, exactly the examples the run held out."""
-    inputs, targets = task.splits["test"]
-    texts, answers = zip(*task.examples["test"][:count]) if task.examples["test"] else ((), ())
-    np.savez(os.path.join(directory, HELD_OUT), name=np.array(task.name), inputs=inputs[:count],
-             targets=targets[:count], texts=np.array(texts, dtype=str), answers=np.array([str(a) for a in answers]))
-
-
-def load_held_out(directory, tokenization):
-    """The held-out examples `save_held_out` wrote, as a task whose test split
-    is them (train and validation empty), with the run's tokenizers."""
-    with np.load(os.path.join(directory, HELD_OUT), allow_pickle=False) as stored:
-        arrays = {key: stored[key] for key in stored.files}
-    tokenizer_of = load_tokenizers(directory, tokenization)
-    examples = list(zip(arrays["texts"].tolist(), arrays["answers"].tolist()))
-    empty = (arrays["inputs"][:0], arrays["targets"][:0])
-    splits = {"train": empty, "validation": empty, "test": (arrays["inputs"], arrays["targets"])}
-    all_examples = {"train": [], "validation": [], "test": examples}
-    name = str(arrays["name"])
-    if "target" in tokenizer_of:
-        return TranslationTask(name, tokenizer_of["source"], tokenizer_of["target"], splits, all_examples)
-    num_classes = int(arrays["targets"].max()) + 1 if arrays["targets"].size else 1
-    return ClassificationTask(name, tokenizer_of["source"], num_classes, splits, all_examples)
-
-
-def save_tokenizers(directory, tokenizers):
-    """Writes `{side: tokenizer}` into `directory` (vocabularies, and models where a tokenizer has one)."""
-    for side, tokenizer in tokenizers.items():
-        tokenizer.save(directory, side)
-
-
-def load_tokenizers(directory, tokenization):
-    """`{side: tokenizer}` as `save_tokenizers` wrote them in `directory`."""
-    loaded = {side: tokenizers.TOKENIZERS[tokenization].load(directory, side) for side in ("source", "target")}
-    if loaded["source"] is None:
-        raise ValueError(f"{directory} holds no {tokenization} tokenizer (source_vocabulary.txt).")
-    return {side: tokenizer for side, tokenizer in loaded.items() if tokenizer is not None}
-
-
 def _split_sizes(num_examples):
     validation = max(1, num_examples // 10)
     return {"train": num_examples - 2 * validation, "validation": validation, "test": validation}
@@ -282,12 +246,12 @@ def dates(num_examples=20000, seed=0):
     origin = {"builtin": "dates", "examples": num_examples, "seed": seed}
     source = CharacterTokenizer(Vocabulary.from_tokens(_DATE_CHARACTERS))
     target = CharacterTokenizer(Vocabulary.from_tokens("0123456789-"))
-    source_length = max(len(s) for pairs in examples.values() for s, _ in pairs)
-    target_length = 10 + 2
+    source_packer = SequencePacker(max(len(s) for pairs in examples.values() for s, _ in pairs))
+    target_packer = SequencePacker(10 + 2, [START_ID], [END_ID])
     splits = {
         name: (
-            pad_sequences([source.encode(s) for s, _ in pairs], source_length),
-            pad_sequences([add_start_end(target.encode(t)) for _, t in pairs], target_length),
+            source_packer.pack([source.encode(s) for s, _ in pairs])[0],
+            target_packer.pack([target.encode(t) for _, t in pairs])[0],
         )
         for name, pairs in examples.items()
     }
@@ -318,10 +282,10 @@ def sentiment(num_examples=20000, seed=0, max_words=16):
 
     examples = _assign_splits(_generate_unique(make_example, num_examples, rng), num_examples)
     tokenizer = WordTokenizer(Vocabulary.from_tokens(FILLER_WORDS + POSITIVE_WORDS + NEGATIVE_WORDS + (NEGATION,)))
-    length = 1 + max(len(s.split()) for pairs in examples.values() for s, _ in pairs)
+    packer = SequencePacker(1 + max(len(s.split()) for pairs in examples.values() for s, _ in pairs), [CLS_ID])
     splits = {
         name: (
-            pad_sequences([[CLS_ID] + tokenizer.encode(s) for s, _ in pairs], length),
+            packer.pack([tokenizer.encode(s) for s, _ in pairs])[0],
             np.array([label for _, label in pairs], dtype="int32"),
         )
         for name, pairs in examples.items()
@@ -331,10 +295,6 @@ def sentiment(num_examples=20000, seed=0, max_words=16):
 
 
 TASKS = {"dates": dates, "sentiment": sentiment}
-
-
-def add_start_end(ids):
-    return [START_ID] + list(ids) + [END_ID]
 
 
 def load(name, num_examples=20000, seed=0):
@@ -351,7 +311,7 @@ def save(task, path):
     translation = isinstance(task, TranslationTask)
     arrays = {
         "name": np.array(task.name),
-        "kind": np.array("translation" if translation else "classification"),
+        "kind": np.array(task.task_type),
         "tokenization": np.array(task.tokenization),
         "origin": np.array(json.dumps(task.origin)),
     }

@@ -1,10 +1,10 @@
 """Export zoo models to SavedModel, TFLite (builtin ops only) and ONNX.
 
 Needs TensorFlow (imported here, never by the core). Every piece of the
-model (its kind's `pieces`, see `keras_attn.models.kind`) becomes one
-artifact per format; `manifest.json` lists them with their inputs,
-outputs, sizes and checksums, and what the runtime needs (the kind's
-`runtime_spec`).
+model (its `pieces()`, see `keras_attn.models.Task`) becomes one artifact
+per format; `manifest.json` lists them with their inputs, outputs, sizes
+and checksums, the model's registered class, and what the runtime needs
+(its `runtime_spec()`).
 """
 
 import json
@@ -35,10 +35,9 @@ def _serving_function(piece):
     tf = _tf()
     names = list(piece.inputs)
     signature = [tf.TensorSpec(shape, dtype, name=name) for name, (shape, dtype) in piece.inputs.items()]
-    model = piece.model
 
     def serve(*args):
-        outputs = model(dict(zip(names, args)), training=False)
+        outputs = piece(dict(zip(names, args)), training=False)
         return outputs if isinstance(outputs, dict) else {"logits": outputs}
 
     return tf.function(serve, input_signature=signature)
@@ -175,7 +174,7 @@ def export(
     as `out_dir/manifest.json`).
 
     Args:
-        model: a keras-attn zoo model (trained or not).
+        model: a keras-attn task model (a registered class; trained or not).
         formats: any of `"saved_model"`, `"tflite"`, `"onnx"`.
         quantize: `None`, `"fp16"` (adds float16 TFLite) or `"int8"` (adds
             dynamic-range int8 TFLite and ONNX). Float32 artifacts are
@@ -206,6 +205,7 @@ def export(
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError("Export needs the TensorFlow backend: run with KERAS_BACKEND=tensorflow.")
 
+    models.check(model)
     model = float32_copy(model)  # a model trained under mixed precision exports in float32
     with staging.staged(out_dir, overwrite) as work:
         # Exports trace the plain attention: the one whose TFLite and ONNX lowering is tested.
@@ -241,8 +241,7 @@ def _export_text(model, directory, tokenizers, manifest):
 def _export_into(model, directory, formats, quantize, lengths):
     from keras_attn import runtime
 
-    kind = models.kind_of(model)
-    lengths = kind.export_lengths(model, lengths)
+    lengths = model.export_lengths(lengths)
     artifacts = []
 
     def record(piece, fmt, relative_path, quantization):
@@ -263,7 +262,7 @@ def _export_into(model, directory, formats, quantize, lengths):
         )
 
     staging_models = os.path.join(directory, ".tmp")
-    for piece in kind.pieces(model, lengths):
+    for piece in model.pieces(lengths):
         function = _serving_function(piece)
         saved_model = os.path.join(staging_models if "saved_model" not in formats else directory, f"{piece.role}_saved_model")
         try:
@@ -295,6 +294,6 @@ def _export_into(model, directory, formats, quantize, lengths):
                 _write_onnx_int8(os.path.join(directory, name), os.path.join(directory, f"{piece.role}_int8.onnx"))
                 record(piece, "onnx", f"{piece.role}_int8.onnx", "int8")
     shutil.rmtree(staging_models, ignore_errors=True)
-    runtime_spec = {**kind.runtime_spec(lengths), "vocabulary_sizes": kind.input_vocabulary_sizes(model)}
-    return {"model": model.name, "kind": kind.name, "lengths": lengths,
-            "runtime": runtime_spec, "artifacts": artifacts, "versions": _versions()}
+    return {"format": integrity.MANIFEST_FORMAT, "model": model.name, "class": models.registered_name(model),
+            "task_type": model.task_type, "lengths": lengths, "runtime": model.runtime_spec(lengths),
+            "artifacts": artifacts, "versions": _versions()}

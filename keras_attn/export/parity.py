@@ -10,11 +10,12 @@ What is checked, per artifact and case:
   export;
 - `padding`: the artifact against itself with and without 3 more columns
   of padding (dynamic-length artifacts);
-- `greedy`: the encoder and decoder-step artifacts decode greedily with
-  `keras_attn.inference.search`, token by token against Keras decoding;
-- `real`: when the export holds the `config.json` of `keras-attn train`,
-  held-out examples of its task (real dates or sentences, not random ids)
-  join the cases, and greedy decoding runs on them.
+- `greedy`: the prefill and step artifacts generate greedily with
+  `keras_attn.inference.search`, token by token against Keras;
+- `real`: when the export holds the run files of `keras-attn train`
+  (`keras_attn.run_directory`), held-out examples of its task (real dates
+  or sentences, not random ids) join the cases, and greedy decoding runs
+  on them.
 
 Before any of it, the integrity of the export (`integrity_rows`): every
 file the manifest lists inside the directory, of its size and sha256, and
@@ -32,8 +33,7 @@ import os
 
 import numpy as np
 
-from keras_attn import integrity, models, runtime
-from keras_attn.data import tasks
+from keras_attn import integrity, models, run_directory, runtime
 from keras_attn.inference import decoding, search
 from keras_attn.saving import float32_copy
 
@@ -76,30 +76,12 @@ def _case_lengths(limit):
     }
 
 
-def _run_config(directory):
-    """The `config.json` that `keras-attn train` left in the export, or `None`."""
-    path = os.path.join(directory, "config.json")
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
-
-
-def held_out_task(directory):
-    """The examples the run held out (`held_out.npz`, which `keras-attn train`
-    writes and `export` copies), as a task with only a test split, or `None`."""
-    config = _run_config(directory)
-    if config is None or not os.path.exists(os.path.join(directory, tasks.HELD_OUT)):
-        return None
-    return tasks.load_held_out(directory, config["tokenization"])
-
-
-def real_case(kind, directory, manifest):
+def real_case(model, directory, manifest):
     """Eight of the run's held-out examples, as the forward piece's inputs, or `None`."""
-    task = held_out_task(directory)
+    task = run_directory.load_held_out(directory)
     if task is None or any(task.lengths()[name] > manifest["lengths"][name] for name in manifest["lengths"]):
         return None
-    return {name: _trim(value) for name, value in kind.real_inputs(task, 8).items()}
+    return {name: _trim(value) for name, value in model.real_inputs(task, 8).items()}
 
 
 def _trim(ids):
@@ -109,11 +91,11 @@ def _trim(ids):
     return ids[:, : max(1, int((ids != 0).sum(1).max()))]
 
 
-def make_cases(kind, model, manifest, seed=0):
+def make_cases(model, manifest, seed=0):
     """`{case name: Keras inputs}`: right-padded batches of mixed lengths."""
     rng = np.random.default_rng(seed)
     lengths = manifest["lengths"]
-    return {name: kind.example_inputs(model, lengths, rng, rows)
+    return {name: model.example_inputs(lengths, rng, rows)
             for name, rows in _case_lengths(min(lengths.values())).items()}
 
 
@@ -131,7 +113,7 @@ def _padded(inputs, artifact, extra):
 
 def _compare(reference, candidate, source_ids=None, source_aligned=()):
     """Max abs and relative errors over the reference's shape, and argmax
-    agreement of the logits; memories over source positions (the kind's
+    agreement of the logits; outputs over source positions (the model's
     `source_aligned`) only at real source positions."""
     worst = {"max_abs_error": 0.0, "relative_error": 0.0, "argmax_agreement": None}
     for name, ref in reference.items():
@@ -167,28 +149,30 @@ def _status(artifact, row, case):
     return "pass" if agreement is None or agreement >= QUANTIZED_AGREEMENT[quantization] else "fail"
 
 
-class _RecordingDecoder:
-    """Wraps a search decoder and keeps the logits of every step."""
+class _RecordingGenerator:
+    """Wraps a search generator and keeps the logits of every step."""
 
-    def __init__(self, decoder):
-        self.decoder, self.logits = decoder, []
+    def __init__(self, generator):
+        self.generator, self.logits = generator, []
 
-    def encode(self, source_ids):
-        return self.decoder.encode(source_ids)
+    def prefill(self, prompt_ids):
+        return self.generator.prefill(prompt_ids)
 
-    def step(self, token_ids, step, memory):
-        logits, attention, memory = self.decoder.step(token_ids, step, memory)
-        self.logits.append(np.asarray(logits, "float64"))
-        return logits, attention, memory
+    def step(self, token_ids, step, state):
+        outputs = self.generator.step(token_ids, step, state)
+        self.logits.append(np.asarray(outputs["logits"], "float64"))
+        return outputs
 
 
-def _greedy_row(model, manifest, encoder, step, source_ids):
+def _greedy_row(model, manifest, prefill, step, prompt_ids):
     max_length = min(manifest["lengths"]["max_target_length"], 12)
-    keras_decoder = _RecordingDecoder(decoding.KerasDecoder(model))
-    fixed = manifest["runtime"]["fixed_source_length"]
-    artifact_decoder = _RecordingDecoder(runtime.ArtifactDecoder(encoder, step, fixed))
-    expected = search.greedy_search(keras_decoder, source_ids, max_length)
-    got = search.greedy_search(artifact_decoder, source_ids, max_length)
+    spec = manifest["runtime"]
+    ids = {"start_id": spec["start_id"], "end_id": spec["end_id"]}
+    keras_decoder = _RecordingGenerator(decoding.KerasGenerator(model))
+    artifact_decoder = _RecordingGenerator(
+        runtime.ArtifactGenerator(prefill, step, spec["prompt_input"], spec["fixed_prompt_length"]))
+    expected = search.greedy_search(keras_decoder, prompt_ids, max_length, **ids)
+    got = search.greedy_search(artifact_decoder, prompt_ids, max_length, **ids)
     steps = min(len(keras_decoder.logits), len(artifact_decoder.logits))
     agree = [(k.argmax(-1) == a.argmax(-1)).mean() for k, a in zip(keras_decoder.logits, artifact_decoder.logits)]
     row = {
@@ -209,12 +193,11 @@ def _text_row(directory, artifact, model, manifest):
 
     from keras_attn.export import text_signatures
 
-    config = _run_config(directory)
-    held_out = held_out_task(directory)
+    held_out = run_directory.load_held_out(directory)
     if held_out is None:
         return {"case": "real", "max_abs_error": None, "relative_error": None, "argmax_agreement": None,
-                "status": "fail", "reason": f"no {tasks.HELD_OUT} to check the text signature on"}
-    tokenizers = tasks.load_tokenizers(directory, config["tokenization"])
+                "status": "fail", "reason": f"no {run_directory.HELD_OUT} to check the text signature on"}
+    tokenizers = run_directory.load_tokenizers(directory)
     texts = [text for text, _ in held_out.examples["test"][:8]]
     loaded = tf.saved_model.load(os.path.join(directory, artifact["path"]))  # keeps the variables alive
     got = getattr(loaded, artifact["signature"])(tf.constant(texts))
@@ -228,21 +211,6 @@ def _text_row(directory, artifact, model, manifest):
     row = _compare({"logits": expected}, {"logits": got["probabilities"].numpy()})
     row.update(case="real", status="pass" if row["max_abs_error"] <= FLOAT32_TOLERANCE else "fail")
     return row
-
-
-def read_manifest(directory):
-    """The export's `manifest.json`; `ValueError` if it is missing or not a manifest."""
-    path = os.path.join(directory, integrity.MANIFEST)
-    if not os.path.isfile(path):
-        raise ValueError(f"{directory} holds no manifest.json; is it an export directory?")
-    try:
-        with open(path, encoding="utf-8") as f:
-            manifest = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path} is not valid JSON ({error}).") from None
-    if not isinstance(manifest, dict) or not {"kind", "lengths", "artifacts"} <= set(manifest):
-        raise ValueError(f"{path} is not a keras-attn manifest (it needs kind, lengths and artifacts).")
-    return manifest
 
 
 def _row(entry, case, status, reason=None):
@@ -271,13 +239,13 @@ def verify(directory, model):
     """Checks the export's integrity, then runs the parity suite on the
     artifacts that passed it, against `model`; writes
     `directory/parity.json` and returns the report."""
-    manifest = read_manifest(directory)
-    kind = models.kind_of(model)
-    if kind.name != manifest["kind"]:
-        raise ValueError(f"The model is a {kind.name} model but {directory} holds a {manifest['kind']} export.")
+    manifest = integrity.read_manifest(directory)
+    name = models.registered_name(models.check(model))
+    if name != manifest["class"]:
+        raise ValueError(f"The model is a {name} but {directory} holds an export of a {manifest['class']}.")
     model = float32_copy(model)  # what was exported
-    cases = make_cases(kind, model, manifest)
-    real = real_case(kind, directory, manifest)
+    cases = make_cases(model, manifest)
+    real = real_case(model, directory, manifest)
     if real is not None:
         cases["real"] = real
     outputs_by_case = {}
@@ -302,32 +270,32 @@ def verify(directory, model):
             continue
         runner = runners[artifact["path"]]
         base = {k: artifact[k] for k in ("path", "format", "role", "quantization")}
-        if artifact["role"] == "decoder_step":
-            encoder = next(
+        if artifact["role"] == "step":
+            prefill = next(
                 a for a in manifest["artifacts"]
-                if a["role"] == "encoder" and a["format"] == artifact["format"] and a["quantization"] == artifact["quantization"]
+                if a["role"] == "prefill" and a["format"] == artifact["format"] and a["quantization"] == artifact["quantization"]
             )
-            if encoder["path"] in broken:
-                rows.append(_row(artifact, "greedy", "fail", f"its encoder {encoder['path']} failed its checks"))
+            if prefill["path"] in broken:
+                rows.append(_row(artifact, "greedy", "fail", f"its prefill {prefill['path']} failed its checks"))
                 continue
-            source = cases.get("real", cases["mixed"])["encoder_token_ids"]
-            row = _greedy_row(model, manifest, runners[encoder["path"]], runner, source)
+            prompt = cases.get("real", cases["mixed"])[model.aligned_input]
+            row = _greedy_row(model, manifest, runners[prefill["path"]], runner, prompt)
             rows.append({**base, "case": "greedy", **row, "status": _status(artifact, row, "greedy")})
             continue
         for case, inputs in cases.items():
-            role_inputs = kind.role_inputs(artifact["role"], inputs)
-            reference = kind.reference_outputs(model, artifact["role"], role_inputs)
+            role_inputs = model.role_inputs(artifact["role"], inputs)
+            reference = model.reference_outputs(artifact["role"], role_inputs)
             got = runner(_padded(role_inputs, artifact, EXTRA_PADDING))
-            row = _compare(reference, got, role_inputs.get("encoder_token_ids"), kind.source_aligned)
+            row = _compare(reference, got, role_inputs.get(model.aligned_input), model.source_aligned)
             rows.append({**base, "case": case, **row, "status": _status(artifact, row, case)})
             if artifact["quantization"] == "float32":
                 outputs_by_case.setdefault((artifact["role"], case), {})[artifact["format"]] = (reference, got)
         if all(spec["shape"][1] is None for spec in artifact["inputs"] if spec["name"] in artifact["max_lengths"]):
             # Padding invariance of the artifact itself.
-            role_inputs = kind.role_inputs(artifact["role"], cases["mixed"])
+            role_inputs = model.role_inputs(artifact["role"], cases["mixed"])
             plain = runner(_padded(role_inputs, artifact, 0))
             padded = runner(_padded(role_inputs, artifact, EXTRA_PADDING))
-            row = _compare(plain, padded, role_inputs.get("encoder_token_ids"), kind.source_aligned)
+            row = _compare(plain, padded, role_inputs.get(model.aligned_input), model.source_aligned)
             rows.append({**base, "case": "padding", **row, "status": _status(artifact, row, "padding")})
 
     cross = []

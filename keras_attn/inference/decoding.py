@@ -1,15 +1,22 @@
-"""Greedy and beam-search decoding for the Keras seq2seq models.
+"""Greedy and beam search compiled with a Keras generative model.
 
-`greedy_decode` and `beam_decode` compile the whole search, the encoder and
-every decoder step into one function (`SearchLoop`, `BeamSearchLoop`: XLA under JAX, a
-tf.function under TensorFlow), so the key/value cache stays on the device
-and no step pays a round trip to the host. `KerasDecoder` instead exposes a
-model step by step to the host-side searches of `keras_attn.inference.search`, the ones
-that run exported artifacts; the parity checks compare the two.
+`greedy_decode` and `beam_decode` compile the whole search, the prefill and
+every step into one function (`SearchLoop`, `BeamSearchLoop`: XLA under JAX,
+a tf.function under TensorFlow), so the key/value cache stays on the device
+and no step pays a round trip to the host. `KerasGenerator` instead exposes
+a model step by step to the host-side searches of
+`keras_attn.inference.search`, the ones that run exported artifacts; the
+parity checks compare the two. Both follow the rules written once in
+`search` (length penalty, stopping, state update).
+
+A model here is any object with the generation protocol of
+`keras_attn.models.GenerativeTask`: `generation_models()`, `prompt_name`,
+`start_id`, `end_id`, `prompt_vocabulary_size`, `position_limits()` and
+`default_max_length()`. Its `generate` and `beam_generate` call these.
 
 Example (any Keras backend):
     model = keras_attn.zoo.build("transformer", ...)
-    result = keras_attn.inference.decoding.greedy_decode(model, source_ids)
+    result = model.generate(source_ids)      # keras_attn.inference.decoding.greedy_decode(model, source_ids)
     result.tokens, result.attention
 """
 
@@ -19,31 +26,25 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_attn import models
 from keras_attn.data.batching import pad_rows
 from keras_attn.inference import search
 from keras_attn.layers import fused_attention_enabled
 from keras_attn.layers.fixed_length_loop import write_step
-from keras_attn.tokenizers.vocabulary import END_ID, PAD_ID, START_ID
+from keras_attn.tokenizers.vocabulary import PAD_ID
 from keras_attn.training.distribution import batch_multiple
 from keras_attn.validation import check_range, check_token_ids
 
 
-def decoding_kind(model):
-    """The kind of `model`, which must decode (a seq2seq kind)."""
-    kind = models.kind_of(model)
-    if not kind.decodes:
-        raise ValueError(f"Model {model.name!r} is a {kind.name} model, which does not decode (not seq2seq).")
-    return kind
+def generation_models(model):
+    """`(prefill, step)` of a generative model; `ValueError` for any other."""
+    if not callable(getattr(model, "generation_models", None)):
+        raise ValueError(f"Model {getattr(model, 'name', model)!r} ({type(model).__name__}) does not generate "
+                         "(it has no prefill and step).")
+    return model.generation_models()
 
 
-def inference_models(model):
-    """`(encoder, decoder_step)` of a seq2seq training model."""
-    return decoding_kind(model).inference_models(model)
-
-
-class KerasDecoder(search.PieceDecoder):
-    """The `keras_attn.inference.search` decoder protocol over a Keras training model.
+class KerasGenerator(search.PieceGenerator):
+    """The `keras_attn.inference.search` generator protocol over a Keras generative model.
 
     `predict_on_batch` runs each piece as one compiled function (XLA under
     JAX, a tf.function under TensorFlow); the step's shapes do not change
@@ -51,10 +52,10 @@ class KerasDecoder(search.PieceDecoder):
     """
 
     def __init__(self, model):
-        encoder, decoder_step = inference_models(model)
+        prefill, step = generation_models(model)
         multiple = batch_multiple()
-        super().__init__(_whole_batches(encoder.predict_on_batch, multiple),
-                         _whole_batches(decoder_step.predict_on_batch, multiple))
+        super().__init__(_whole_batches(prefill.predict_on_batch, multiple),
+                         _whole_batches(step.predict_on_batch, multiple), model.prompt_name)
 
 
 def _whole_batches(predict, multiple):
@@ -70,33 +71,48 @@ def _whole_batches(predict, multiple):
     return call
 
 
-class SearchLoop(keras.Model):
-    """Greedy search as one Keras model: `source_ids (b, s)` →
+class _CompiledSearch(keras.Model):
+    """What both compiled searches share: the model's pieces and its protocol."""
+
+    def __init__(self, model, max_length, **kwargs):
+        super().__init__(**kwargs)
+        self.prefill, self.step = generation_models(model)
+        self.prompt_name, self.start_id, self.end_id = model.prompt_name, model.start_id, model.end_id
+        self.max_length = max_length
+
+    def _prefill(self, prompt_ids):
+        state = dict(self.prefill({self.prompt_name: prompt_ids}))
+        state[self.prompt_name] = prompt_ids
+        return state
+
+    def _step(self, state, tokens, step):
+        batch = ops.shape(tokens)[0]
+        return self.step(dict(state, token_ids=ops.expand_dims(tokens, 1), step=ops.zeros((batch,), "int32") + step))
+
+
+class SearchLoop(_CompiledSearch):
+    """Greedy search as one Keras model: `prompt_ids (b, s)` →
     `{"steps", "history" (b, T), "attention_history" (b, T, s), "scores" (b,)}`.
 
     `keras_attn.inference.search.greedy_search` written in `keras.ops` inside
     `ops.while_loop`, which stops once every row has ended; a row that ended
-    continues with padding at no cost. Memory entries that a step updates
-    (`next_<name>`) are carried; the encoded source stays where it is.
+    continues with padding at no cost. State entries that a step updates
+    (`next_<name>`) are carried; the prefilled prompt stays where it is.
     """
 
     def __init__(self, model, max_length, **kwargs):
-        super().__init__(name="search_loop", **kwargs)
-        self.encoder, self.decoder_step = inference_models(model)
-        self.max_length = max_length
+        super().__init__(model, max_length, name="search_loop", **kwargs)
 
     def call(self, source_ids):
-        steps = self.max_length
+        steps, end_id = self.max_length, self.end_id
         batch, source_length = ops.shape(source_ids)[0], ops.shape(source_ids)[1]
-        memory = dict(self.encoder({"encoder_token_ids": source_ids}))
-        memory["encoder_token_ids"] = source_ids
+        memory = self._prefill(source_ids)
 
         def not_done(step, tokens, scores, finished, history, attention_history, memory):
             return ops.logical_and(ops.less(step, steps), ops.logical_not(ops.all(finished)))
 
         def advance(step, tokens, scores, finished, history, attention_history, memory):
-            outputs = self.decoder_step(dict(memory, token_ids=ops.expand_dims(tokens, 1),
-                                             step=ops.zeros((batch,), "int32") + step))
+            outputs = self._step(memory, tokens, step)
             log_probs = ops.log_softmax(ops.cast(outputs["logits"], "float32"), axis=-1)
             best = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
             tokens = ops.where(finished, PAD_ID, best)
@@ -104,15 +120,16 @@ class SearchLoop(keras.Model):
             attention = ops.where(ops.expand_dims(finished, 1), 0.0, ops.cast(outputs["attention"], "float32"))
             history = write_step(history, step, tokens)
             attention_history = write_step(attention_history, step, attention)
-            finished = ops.logical_or(finished, ops.equal(tokens, END_ID))
-            return step + 1, tokens, scores, finished, history, attention_history, _updated(memory, outputs)
+            finished = ops.logical_or(finished, ops.equal(tokens, end_id))
+            return step + 1, tokens, scores, finished, history, attention_history, search.next_state(
+                memory, outputs, xp=ops)
 
         step, _, scores, _, history, attention_history, _ = ops.while_loop(
             not_done,
             advance,
             (
                 ops.convert_to_tensor(0, "int32"),
-                ops.full((batch,), START_ID, "int32"),
+                ops.full((batch,), self.start_id, "int32"),
                 ops.zeros((batch,), "float32"),
                 ops.zeros((batch,), "bool"),
                 ops.zeros((batch, steps), "int32"),
@@ -124,20 +141,7 @@ class SearchLoop(keras.Model):
                 "attention_history": attention_history, "scores": scores}
 
 
-def _updated(memory, outputs, order=None):
-    """`memory` with the entries the step updated (`next_<name>`), taken in
-    `order` (the parent rows of the surviving beams) when given."""
-    updated = {}
-    for name, value in memory.items():
-        new = outputs.get(f"next_{name}")
-        if new is None:
-            updated[name] = value
-        else:
-            updated[name] = ops.cast(new if order is None else ops.take(new, order, axis=0), value.dtype)
-    return updated
-
-
-class BeamSearchLoop(keras.Model):
+class BeamSearchLoop(_CompiledSearch):
     """Beam search as one Keras model: `keras_attn.inference.search.beam_search`
     (alive and finished hypotheses, the GNMT length penalty applied to the
     finished ones during the search, and its stopping rule) written in
@@ -148,28 +152,23 @@ class BeamSearchLoop(keras.Model):
     """
 
     def __init__(self, model, max_length, beam_size, alpha, **kwargs):
-        super().__init__(name="beam_search_loop", **kwargs)
-        self.encoder, self.decoder_step = inference_models(model)
-        self.max_length, self.beam_size, self.alpha = max_length, beam_size, alpha
+        super().__init__(model, max_length, name="beam_search_loop", **kwargs)
+        self.beam_size, self.alpha = beam_size, alpha
 
     def call(self, source_ids):
-        k, steps, alpha = self.beam_size, self.max_length, self.alpha
+        k, steps, alpha, end_id = self.beam_size, self.max_length, self.alpha, self.end_id
         batch, source_length = ops.shape(source_ids)[0], ops.shape(source_ids)[1]
-        source_ids = ops.repeat(source_ids, k, axis=0)
-        memory = dict(self.encoder({"encoder_token_ids": source_ids}))
-        memory["encoder_token_ids"] = source_ids
+        memory = self._prefill(ops.repeat(source_ids, k, axis=0))
         row_starts = ops.expand_dims(ops.arange(batch, dtype="int32"), 1)
-        final_penalty = search.length_penalty(steps, alpha)
 
         def not_done(step, tokens, alive_scores, alive_history, alive_attention, finished_scores, finished_history,
                      finished_attention, memory):
-            can_win = ops.max(alive_scores, axis=1) / final_penalty >= ops.min(finished_scores, axis=1)
+            can_win = search.can_improve(alive_scores, finished_scores, steps, alpha, xp=ops)
             return ops.logical_and(ops.less(step, steps), ops.any(can_win))
 
         def advance(step, tokens, alive_scores, alive_history, alive_attention, finished_scores, finished_history,
                     finished_attention, memory):
-            outputs = self.decoder_step(dict(memory, token_ids=ops.expand_dims(tokens, 1),
-                                             step=ops.zeros((batch * k,), "int32") + step))
+            outputs = self._step(memory, tokens, step)
             log_probs = ops.log_softmax(ops.cast(outputs["logits"], "float32"), axis=-1)
             vocabulary_size = ops.shape(log_probs)[-1]
             log_probs = ops.reshape(log_probs, (batch, k, vocabulary_size))
@@ -181,10 +180,10 @@ class BeamSearchLoop(keras.Model):
             history = write_step(ops.take(alive_history, parent_rows, axis=0), step, ops.reshape(token, (-1,)))
             step_attention = ops.take(ops.cast(outputs["attention"], "float32"), parent_rows, axis=0)
             attention = write_step(ops.take(alive_attention, parent_rows, axis=0), step, step_attention)
-            ends = ops.equal(token, END_ID)
+            ends = ops.equal(token, end_id)
 
             # Finished: the k best of the old and the newly ended, by normalised score.
-            penalty = ((5.0 + ops.cast(step + 1, "float32")) / 6.0) ** alpha
+            penalty = search.length_penalty(ops.cast(step + 1, "float32"), alpha)
             pool_scores = ops.concatenate([finished_scores, ops.where(ends, scores / penalty, -np.inf)], axis=1)
             pool_history = ops.concatenate([finished_history, ops.reshape(history, (batch, 2 * k, steps))], axis=1)
             pool_attention = ops.concatenate(
@@ -202,7 +201,7 @@ class BeamSearchLoop(keras.Model):
             order = ops.take(parent_rows, picked, axis=0)
             return (step + 1, tokens, alive_scores, ops.take(history, picked, axis=0),
                     ops.take(attention, picked, axis=0), finished_scores, finished_history, finished_attention,
-                    _updated(memory, outputs, order))
+                    search.next_state(memory, outputs, order, xp=ops))
 
         first = ops.where(ops.equal(ops.arange(k), 0), 0.0, -np.inf)  # one live beam at first
         state = ops.while_loop(
@@ -210,7 +209,7 @@ class BeamSearchLoop(keras.Model):
             advance,
             (
                 ops.convert_to_tensor(0, "int32"),
-                ops.full((batch * k,), START_ID, "int32"),
+                ops.full((batch * k,), self.start_id, "int32"),
                 ops.zeros((batch, k), "float32") + first,
                 ops.zeros((batch * k, steps), "int32"),
                 ops.zeros((batch * k, steps, source_length), "float32"),
@@ -243,13 +242,13 @@ def _run(model, loop_class, source_ids, *arguments):
 
 
 def checked_inputs(model, source_ids, max_length, beam_size=1):
-    """`(source ids, steps, beam size)` for a search, or a `ValueError` that
-    names the argument: integer ids of rank 2 within the source vocabulary
+    """`(prompt ids, steps, beam size)` for a search, or a `ValueError` that
+    names the argument: integer ids of rank 2 within the prompt vocabulary
     and position table, steps within the target position table."""
-    kind = decoding_kind(model)
-    source_limit, target_limit = kind.position_limits(model)
-    source_ids = check_token_ids("source_ids", source_ids, kind.vocabulary_sizes(model)[0], source_limit)
-    steps = kind.default_max_length(model, source_ids.shape[1]) if max_length is None else max_length
+    generation_models(model)
+    source_limit, target_limit = model.position_limits()
+    source_ids = check_token_ids("source_ids", source_ids, model.prompt_vocabulary_size, source_limit)
+    steps = model.default_max_length(source_ids.shape[1]) if max_length is None else max_length
     return source_ids, check_range("max_length", steps, 1, target_limit), check_range("beam_size", beam_size, 1)
 
 

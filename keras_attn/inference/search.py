@@ -1,33 +1,37 @@
-"""Greedy and beam search over any step-wise decoder. numpy only.
+"""Greedy and beam search over any step-wise generator. numpy only.
 
-A decoder is any object with
-- `encode(source_ids) → memory`: a dict of arrays whose first axis is the
-  batch (encoder outputs, recurrent state or key/value cache, ...);
-- `step(token_ids (b,), step: int, memory) → (logits (b, vocab),
-  attention (b, source_length), memory)`. Entries the step does not
-  update come back as the same objects; beam search never reorders those
-  (all beams of a row share them), so the encoded source is not copied at
-  every step.
+A generator is any object with
+- `prefill(prompt_ids) → state`: a dict of arrays whose first axis is the
+  batch (encoder outputs, recurrent state, key/value caches, the prompt, ...);
+- `step(token_ids (b,), step: int, state) → outputs`: a dict with `logits
+  (b, vocab)`, `attention (b, prompt_length)` and `next_<name>` for every
+  state entry the step updates (inputs and outputs of one exported graph
+  cannot share a name). Entries it does not update are never copied or
+  reordered: all beams of a row share them.
 
-Decoder-step models name their updated memory `next_<name>` (inputs and
-outputs of one exported graph cannot share a name); `next_memory` applies
-such outputs.
-
-The Keras models (`keras_attn.inference.decoding`) and the exported ONNX and TFLite
-pieces (`keras_attn.runtime`) implement it, so one search serves all.
+The Keras models (`keras_attn.inference.decoding`) and the exported ONNX and
+TFLite pieces (`keras_attn.runtime`) implement it (`PieceGenerator`), so one
+search serves all. The rules every search follows (the length penalty, when
+beam search stops, how the state advances) are written once here, over an
+array namespace (`NUMPY`, or `keras.ops` in the compiled searches).
 """
 
 import dataclasses
+import types
 
 import numpy as np
 
 from keras_attn.tokenizers.vocabulary import END_ID, PAD_ID, START_ID
 
+# The array functions the rules use, as numpy provides them (keras.ops has the same names).
+NUMPY = types.SimpleNamespace(take=np.take, max=np.max, min=np.min, any=np.any,
+                              cast=lambda x, dtype: np.asarray(x).astype(dtype, copy=False))
+
 
 @dataclasses.dataclass
 class DecodeResult:
     """`tokens (batch, steps)` padded with 0 after `[END]`; `attention
-    (batch, steps, source_length)`; `scores (batch,)` the log-probability
+    (batch, steps, prompt_length)`; `scores (batch,)` the log-probability
     (length-normalised for beam search)."""
 
     tokens: np.ndarray
@@ -35,33 +39,53 @@ class DecodeResult:
     scores: np.ndarray
 
 
-def next_memory(memory, step_outputs):
-    """`memory` with each entry replaced by the step's `next_<name>` output, if any."""
-    return {name: step_outputs.get(f"next_{name}", value) for name, value in memory.items()}
+def length_penalty(length, alpha):
+    """GNMT's `((5 + length) / 6) ** alpha` (Wu et al. 2016); alpha 0 turns it off.
+    Numbers, numpy arrays and Keras tensors alike."""
+    return ((5.0 + length) / 6.0) ** alpha
 
 
-class PieceDecoder:
-    """The decoder protocol over two callables taking and returning dicts of
-    arrays: `encoder({"encoder_token_ids"}) → memory` and
-    `decoder_step({"token_ids" (b, 1), "step" (b,), **memory}) → {"logits",
-    "attention", "next_<name>", ...}`. Keras models and exported artifacts
-    both fit it."""
+def can_improve(alive_scores, finished_scores, max_length, alpha, xp=NUMPY):
+    """Per row `(batch,)`: whether its best alive hypothesis `(batch, k)` may
+    still beat its worst finished one. An alive score can only fall, so its
+    best normalised score is its score over the penalty at `max_length`."""
+    return xp.max(alive_scores, axis=1) / length_penalty(max_length, alpha) >= xp.min(finished_scores, axis=1)
 
-    def __init__(self, encoder, decoder_step):
-        self.encoder, self.decoder_step = encoder, decoder_step
 
-    def encode(self, source_ids):
-        source_ids = np.asarray(source_ids, "int32")
-        memory = dict(self.encoder({"encoder_token_ids": source_ids}))
-        memory["encoder_token_ids"] = source_ids
-        return memory
+def next_state(state, outputs, order=None, xp=NUMPY):
+    """`state` with each entry the step updated replaced by its `next_<name>`
+    output, taken in `order` (the parent rows of the surviving beams) when
+    given; the entries it did not update stay as they are."""
+    updated = {}
+    for name, value in state.items():
+        new = outputs.get(f"next_{name}")
+        if new is None:
+            updated[name] = value
+        else:
+            updated[name] = xp.cast(new if order is None else xp.take(new, order, axis=0), value.dtype)
+    return updated
 
-    def step(self, token_ids, step, memory):
-        inputs = dict(memory)
+
+class PieceGenerator:
+    """The generator protocol over two callables that take and return dicts
+    of arrays: `prefill({prompt_name}) → state` and `step({"token_ids" (b, 1),
+    "step" (b,), prompt_name, **state}) → {"logits", "attention",
+    "next_<name>", ...}`. Keras models and exported artifacts both fit it."""
+
+    def __init__(self, prefill, step, prompt_name):
+        self.prefill_piece, self.step_piece, self.prompt_name = prefill, step, prompt_name
+
+    def prefill(self, prompt_ids):
+        prompt_ids = np.asarray(prompt_ids, "int32")
+        state = dict(self.prefill_piece({self.prompt_name: prompt_ids}))
+        state[self.prompt_name] = prompt_ids  # the step masks with it
+        return state
+
+    def step(self, token_ids, step, state):
+        inputs = dict(state)
         inputs["token_ids"] = np.asarray(token_ids, "int32")[:, None]
         inputs["step"] = np.full((len(token_ids),), step, "int32")
-        outputs = self.decoder_step(inputs)
-        return outputs["logits"], outputs["attention"], next_memory(memory, outputs)
+        return self.step_piece(inputs)
 
 
 def _log_softmax(logits):
@@ -70,36 +94,34 @@ def _log_softmax(logits):
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def greedy_search(decoder, source_ids, max_length, start_id=START_ID, end_id=END_ID):
-    """Picks the most likely token at every step, until `[END]` or `max_length`."""
-    source_ids = np.asarray(source_ids, "int32")
-    batch = source_ids.shape[0]
-    memory = decoder.encode(source_ids)
+def greedy_search(generator, prompt_ids, max_length, start_id=START_ID, end_id=END_ID):
+    """Picks the most likely token at every step, until `end_id` or `max_length`."""
+    prompt_ids = np.asarray(prompt_ids, "int32")
+    batch = prompt_ids.shape[0]
+    state = generator.prefill(prompt_ids)
     tokens = np.full((batch,), start_id, "int32")
     finished = np.zeros((batch,), bool)
     scores = np.zeros((batch,))
-    outputs, attentions = [], []
+    history, attentions = [], []
     for step in range(max_length):
-        logits, attention, memory = decoder.step(tokens, step, memory)
-        log_probs = _log_softmax(logits)
+        outputs = generator.step(tokens, step, state)
+        state = next_state(state, outputs)
+        log_probs, attention = _log_softmax(outputs["logits"]), np.asarray(outputs["attention"])
         tokens = np.where(finished, PAD_ID, log_probs.argmax(-1)).astype("int32")
         scores += np.where(finished, 0.0, log_probs.max(-1))
-        outputs.append(tokens)
+        history.append(tokens)
         attentions.append(np.where(finished[:, None], 0.0, attention))
         finished |= tokens == end_id
         if finished.all():
             break
-    return DecodeResult(np.stack(outputs, 1), np.stack(attentions, 1), scores)
+    return DecodeResult(np.stack(history, 1), np.stack(attentions, 1), scores)
 
 
-def length_penalty(length, alpha):
-    """GNMT's `((5 + length) / 6) ** alpha` (Wu et al. 2016); alpha 0 turns it off."""
-    return ((5.0 + length) / 6.0) ** alpha
-
-
-def beam_search(decoder, source_ids, max_length, beam_size=4, alpha=0.6, start_id=START_ID, end_id=END_ID):
+def beam_search(generator, prompt_ids, max_length, beam_size=4, alpha=0.6, start_id=START_ID, end_id=END_ID):
     """Beam search with alive and finished hypotheses (Wu et al. 2016; as in
     tensor2tensor), returning the best finished hypothesis of each row.
+    The same search, compiled with a Keras model, is
+    `keras_attn.inference.decoding.BeamSearchLoop`.
 
     Each step extends the `beam_size` alive prefixes by every token and keeps
     the `2 * beam_size` best by log-probability: those that end with `[END]`
@@ -108,14 +130,13 @@ def beam_search(decoder, source_ids, max_length, beam_size=4, alpha=0.6, start_i
     the best `beam_size` others stay alive. A longer hypothesis thus competes
     under the penalty as soon as it ends, however low its raw score fell
     while alive. The search stops when no alive hypothesis can beat the worst
-    finished one (an alive score can only fall, so its best normalised score
-    is its score over the penalty at `max_length`), or at `max_length`; a row
+    finished one (`can_improve`), or at `max_length`; a row
     with nothing finished then returns its best alive hypothesis. Reported
     scores are normalised and finite.
     """
-    source_ids = np.asarray(source_ids, "int32")
-    batch, k = source_ids.shape[0], beam_size
-    memory = encoded = decoder.encode(np.repeat(source_ids, k, axis=0))
+    prompt_ids = np.asarray(prompt_ids, "int32")
+    batch, k = prompt_ids.shape[0], beam_size
+    state = generator.prefill(np.repeat(prompt_ids, k, axis=0))
     rows = np.arange(batch)[:, None]
     alive_scores = np.tile([0.0] + [-np.inf] * (k - 1), (batch, 1))  # one live beam at first
     alive_history = np.zeros((batch, k, 0), "int32")
@@ -125,8 +146,8 @@ def beam_search(decoder, source_ids, max_length, beam_size=4, alpha=0.6, start_i
     finished_attention = None
     tokens = np.full((batch * k,), start_id, "int32")
     for step in range(max_length):
-        logits, attention, memory = decoder.step(tokens, step, memory)
-        log_probs = _log_softmax(logits).reshape(batch, k, -1)
+        outputs = generator.step(tokens, step, state)
+        log_probs = _log_softmax(outputs["logits"]).reshape(batch, k, -1)
         vocabulary_size = log_probs.shape[-1]
         candidates = (alive_scores[:, :, None] + log_probs).reshape(batch, -1)
         # The 2k best in linear time, then sorted (a full argsort of k x vocabulary cost more than the model).
@@ -134,7 +155,7 @@ def beam_search(decoder, source_ids, max_length, beam_size=4, alpha=0.6, start_i
         top = np.take_along_axis(top, np.argsort(-np.take_along_axis(candidates, top, axis=1), axis=1, kind="stable"), 1)
         scores = np.take_along_axis(candidates, top, axis=1)
         parent, token = top // vocabulary_size, (top % vocabulary_size).astype("int32")
-        attention = attention.reshape(batch, k, 1, -1)
+        attention = np.asarray(outputs["attention"]).reshape(batch, k, 1, -1)
         if alive_attention is None:
             alive_attention = np.zeros((batch, k, 0, attention.shape[-1]))
             finished_attention = np.zeros((batch, k, max_length, attention.shape[-1]))
@@ -159,11 +180,9 @@ def beam_search(decoder, source_ids, max_length, beam_size=4, alpha=0.6, start_i
         alive_scores = np.where(np.take_along_axis(ends, alive_pick, 1), -np.inf, np.take_along_axis(scores, alive_pick, 1))
         alive_history, alive_attention = history[rows, alive_pick], weights[rows, alive_pick]
         order = (rows * k + np.take_along_axis(parent, alive_pick, 1)).reshape(-1)
-        # The beams of a row share the entries no step has replaced (the encoded source).
-        memory = {name: value if value is encoded[name] else value[order] for name, value in memory.items()}
+        state = next_state(state, outputs, order)
         tokens = np.take_along_axis(token, alive_pick, 1).reshape(-1)
-        best_alive = alive_scores.max(axis=1) / length_penalty(max_length, alpha)
-        if np.all(finished_scores.min(axis=1) > best_alive):
+        if not np.any(can_improve(alive_scores, finished_scores, max_length, alpha)):
             break
     steps = alive_history.shape[2]
     return best_hypotheses(

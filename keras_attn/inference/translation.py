@@ -7,16 +7,12 @@ is needed.
 """
 
 import dataclasses
-import os
 
 import numpy as np
 
-from keras_attn.data import tasks
+from keras_attn import run_directory
+from keras_attn.data.packing import SequencePacker
 from keras_attn.inference import decoding
-from keras_attn.saving import load_model
-from keras_attn.tokenizers import pad_sequences
-from keras_attn.tokenizers.vocabulary import PAD_ID
-from keras_attn.training.recipes import read_run_config
 
 
 @dataclasses.dataclass
@@ -38,21 +34,23 @@ class Translator:
     """
 
     def __init__(self, directory):
-        self.config = read_run_config(directory)
-        self.model = load_model(os.path.join(directory, "model.keras"), compile=False)
-        self.lengths = decoding.decoding_kind(self.model).export_lengths(self.model, self.config["lengths"])
-        tokenizers = tasks.load_tokenizers(directory, self.config["tokenization"])
+        self.config = run_directory.read_config(directory)
+        self.model = run_directory.load_model(directory)
+        decoding.generation_models(self.model)  # a translator, or a one-line refusal
+        self.lengths = self.model.export_lengths(self.config["lengths"])
+        tokenizers = run_directory.load_tokenizers(directory, self.config)
         self.source, self.target = tokenizers["source"], tokenizers["target"]
+        self.packer = SequencePacker(self.lengths["max_source_length"], pad_to_max_length=False)
 
     def translate(self, text, beam_size=None):
         source_ids = self.source.encode(text)
-        read = source_ids[: self.lengths["max_source_length"]]
-        ids = pad_sequences([read or [PAD_ID]])
+        read = source_ids[: self.packer.content_length]
+        ids, _ = self.packer.pack([source_ids])
         steps = self.lengths["max_target_length"] - 1
         if beam_size:
-            result = decoding.beam_decode(self.model, ids, beam_size=beam_size, max_length=steps)
+            result = self.model.beam_generate(ids, beam_size=beam_size, max_length=steps)
         else:
-            result = decoding.greedy_decode(self.model, ids, max_length=steps)
+            result = self.model.generate(ids, max_length=steps)
         outputs = self.target.pieces(result.tokens[0])
         attention = np.asarray(result.attention[0, : len(outputs), : len(read)])
         return Translation(self.target.decode(result.tokens[0]), self.source.pieces(read), outputs, attention,

@@ -1,40 +1,78 @@
-"""The zoo's model kinds and their registry.
+"""The zoo's models: backbones, the task models that wrap them, and the
+registry of task classes.
 
-Every kind of model (see `kind.py`) is registered here; the rest of
-keras-attn finds a model's kind with `kind_of(model)` or a recorded kind
-with `get(name)`, and asks it.
+A model's kind is its class. Every task class is registered under its
+Keras registered name (`keras_attn>BertClassifier`, ...), which `config.json`
+and export manifests record; `task_class(name)` finds it again, and
+`check(model)` refuses a model that is not an instance of exactly one
+registered class.
+
+>>> from keras_attn import models
+>>> models.task_class("keras_attn>TransformerTranslator").__name__
+'TransformerTranslator'
 """
 
-from keras_attn.models import bahdanau, bert, transformer, transformer_classifier
-from keras_attn.models.kind import ClassifierKind, ModelKind, Piece, Seq2SeqKind
+import keras
 
-KINDS = {}
+from keras_attn.models.bahdanau_backbone import BahdanauBackbone
+from keras_attn.models.bahdanau_translator import BahdanauTranslator
+from keras_attn.models.backbone import Backbone
+from keras_attn.models.bert_backbone import BertBackbone
+from keras_attn.models.bert_classifier import BertClassifier
+from keras_attn.models.bert_masked_lm import BertMaskedLM
+from keras_attn.models.classifier import Classifier
+from keras_attn.models.generative_task import GenerativeTask
+from keras_attn.models.task import CLASSIFICATION, MASKED_LM, TRANSLATION, Piece, Task
+from keras_attn.models.transformer_backbone import TransformerBackbone
+from keras_attn.models.transformer_classifier import TransformerClassifier
+from keras_attn.models.transformer_encoder_backbone import TransformerEncoderBackbone
+from keras_attn.models.transformer_translator import TransformerTranslator
 
-
-def register(kind):
-    """Adds `kind` (a `ModelKind`) to the registry; returns it."""
-    if not isinstance(kind, ModelKind) or not kind.name:
-        raise ValueError(f"`kind` must be a named ModelKind, got {kind!r}.")
-    KINDS[kind.name] = kind
-    return kind
-
-
-def get(name):
-    """The registered kind called `name` (as `config.json` and manifests record it)."""
-    if name not in KINDS:
-        raise ValueError(f"Unknown model kind {name!r}; registered kinds: {sorted(KINDS)}.")
-    return KINDS[name]
+TASKS = {}
 
 
-def kind_of(model):
-    """The registered kind that owns `model`."""
-    for kind in KINDS.values():
-        if kind.owns(model):
-            return kind
-    raise ValueError(f"Model {model.name!r} is not of a registered keras-attn kind ({sorted(KINDS)}).")
+def register(cls):
+    """Adds task class `cls` (registered with Keras first, if it is not) to
+    the registry; returns it, so it serves as a class decorator."""
+    if not (isinstance(cls, type) and issubclass(cls, Task)):
+        raise ValueError(f"`cls` must be a subclass of keras_attn.models.Task, got {cls!r}.")
+    name = keras.saving.get_registered_name(cls)
+    if keras.saving.get_registered_object(name) is not cls:
+        cls = keras.saving.register_keras_serializable(package="keras_attn")(cls)
+        name = keras.saving.get_registered_name(cls)
+    if TASKS.get(name, cls) is not cls:
+        raise ValueError(f"Two task classes claim the name {name!r}: {TASKS[name].__qualname__} and {cls.__qualname__}.")
+    TASKS[name] = cls
+    return cls
 
 
-for _kind in (bert.MASKED_LM_KIND, bert.CLASSIFIER, bahdanau.KIND, transformer.KIND, transformer_classifier.KIND):
-    register(_kind)
+def registered_name(model_or_class):
+    """The name the registry (and `config.json`, and manifests) knows a task class by."""
+    cls = model_or_class if isinstance(model_or_class, type) else type(model_or_class)
+    return keras.saving.get_registered_name(cls)
 
-__all__ = ["ClassifierKind", "KINDS", "ModelKind", "Piece", "Seq2SeqKind", "get", "kind_of", "register"]
+
+def task_class(name):
+    """The registered task class called `name`."""
+    if name not in TASKS:
+        raise ValueError(f"Unknown model class {name!r}; registered: {sorted(TASKS)}.")
+    return TASKS[name]
+
+
+def check(model):
+    """`model` itself, if its class is a registered task class."""
+    if TASKS.get(registered_name(model)) is not type(model):
+        raise ValueError(f"Model {getattr(model, 'name', model)!r} ({type(model).__name__}) is not of a registered "
+                         f"keras-attn task class ({sorted(TASKS)}).")
+    return model
+
+
+for _cls in (BahdanauTranslator, TransformerTranslator, BertClassifier, BertMaskedLM, TransformerClassifier):
+    register(_cls)
+
+__all__ = [
+    "BahdanauBackbone", "BahdanauTranslator", "Backbone", "BertBackbone", "BertClassifier", "BertMaskedLM",
+    "CLASSIFICATION", "Classifier", "GenerativeTask", "MASKED_LM", "Piece", "TASKS", "TRANSLATION", "Task",
+    "TransformerBackbone", "TransformerClassifier", "TransformerEncoderBackbone", "TransformerTranslator",
+    "check", "register", "registered_name", "task_class",
+]

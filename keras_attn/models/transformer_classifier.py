@@ -1,65 +1,57 @@
-"""The encoder-only Transformer text classifier of the Keras example
-"Text classification with Transformer" (Nandan, 2020), with real masking:
-padding is excluded from attention and from the average pooling."""
+"""The encoder-only Transformer text classifier of the Keras example."""
 
 import keras
-from keras import ops
 
-from keras_attn import layers
-from keras_attn.models.kind import ClassifierKind
-from keras_attn.validation import check_divisible, check_positive_int, check_rate
-
-
-def build_transformer_classifier(
-    vocabulary_size=20000,
-    max_length=200,
-    embedding_dim=32,
-    num_heads=2,
-    intermediate_dim=32,
-    hidden_units=20,
-    num_classes=2,
-    dropout=0.1,
-    name="transformer_classifier",
-):
-    """`{"token_ids": (batch, length)} → logits (batch, num_classes)`; token id 0 is padding."""
-    for arg, value in (
-        ("vocabulary_size", vocabulary_size),
-        ("max_length", max_length),
-        ("embedding_dim", embedding_dim),
-        ("num_heads", num_heads),
-        ("intermediate_dim", intermediate_dim),
-        ("hidden_units", hidden_units),
-        ("num_classes", num_classes),
-    ):
-        check_positive_int(arg, value)
-    check_divisible("embedding_dim", embedding_dim, "num_heads", num_heads)
-    check_rate("dropout", dropout)
-
-    token_ids = keras.Input((None,), dtype="int32", name="token_ids")
-    padding_mask = ops.not_equal(token_ids, 0)
-    x = layers.TokenAndPositionEmbedding(vocabulary_size, max_length, embedding_dim, name="embedding")(token_ids)
-    x = layers.TransformerEncoderBlock(num_heads, intermediate_dim, dropout=dropout, name="encoder_layer_0")(
-        x, padding_mask=padding_mask
-    )
-    x = layers.MaskedAveragePooling(name="pooling")(x, padding_mask)
-    x = keras.layers.Dropout(dropout)(x)
-    x = keras.layers.Dense(hidden_units, activation="relu", name="hidden")(x)
-    x = keras.layers.Dropout(dropout)(x)
-    logits = keras.layers.Dense(num_classes, name="logits")(x)
-    return keras.Model({"token_ids": token_ids}, logits, name=name)
+from keras_attn.models.classifier import Classifier
+from keras_attn.models.transformer_encoder_backbone import TransformerEncoderBackbone
+from keras_attn.validation import check_positive_int, check_rate
 
 
-class TransformerClassifierKind(ClassifierKind):
-    name = "transformer_classifier"
+@keras.saving.register_keras_serializable(package="keras_attn")
+class TransformerClassifier(Classifier):
+    """`token_ids (b, n)` (a plain array) → logits `(b, num_classes)`: the
+    backbone's pooled vector → dropout → a ReLU layer → dropout → logits.
 
-    def owns(self, model):
-        return "pooling" in {layer.name for layer in model.layers}
+    Args:
+        backbone: a `TransformerEncoderBackbone`.
+        hidden_units: the ReLU layer's width.
+        num_classes: output classes.
+        classifier_dropout: rate before each dense layer.
 
-    def vocabulary_size(self, model):
-        return model.get_layer("embedding").vocabulary_size
+    Example:
+    >>> import numpy as np
+    >>> classifier = TransformerClassifier(TransformerEncoderBackbone(vocabulary_size=50, max_length=8))
+    >>> tuple(classifier(np.array([[4, 9, 0]], "int32")).shape)
+    (1, 2)
+    """
 
-    def max_length(self, model):
-        return model.get_layer("embedding").sequence_length
+    backbone_class = TransformerEncoderBackbone
 
+    def __init__(self, backbone, hidden_units=20, num_classes=2, classifier_dropout=0.1,
+                 name="transformer_classifier", **kwargs):
+        if not isinstance(backbone, TransformerEncoderBackbone):
+            raise ValueError(f"`backbone` must be a TransformerEncoderBackbone, got {type(backbone).__name__}.")
+        check_positive_int("hidden_units", hidden_units)
+        check_positive_int("num_classes", num_classes)
+        check_rate("classifier_dropout", classifier_dropout)
+        self.backbone = backbone
+        policy = backbone.dtype_policy
+        self.hidden = keras.layers.Dense(hidden_units, activation="relu", name="hidden", dtype=policy)
+        self.logits = keras.layers.Dense(num_classes, name="logits", dtype=policy)
+        dropouts = [keras.layers.Dropout(classifier_dropout, dtype=policy) for _ in range(2)]
+        inputs = backbone.input
+        outputs = self.logits(dropouts[1](self.hidden(dropouts[0](backbone(inputs)))))
+        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
+        self.hidden_units, self.classifier_dropout = hidden_units, classifier_dropout
 
-KIND = TransformerClassifierKind()
+    def get_config(self):
+        return {**super().get_config(), "hidden_units": self.hidden_units, "num_classes": self.num_classes,
+                "classifier_dropout": self.classifier_dropout}
+
+    @property
+    def vocabulary_size(self):
+        return self.backbone.embedding.vocabulary_size
+
+    @property
+    def max_length(self):
+        return self.backbone.embedding.sequence_length

@@ -1,21 +1,20 @@
 """Training recipes on plain `model.fit`, shared by the CLI and the tests.
 
-What differs between kinds of model (loss, inputs, pretraining, scores)
-comes from the model's kind (`keras_attn.models`).
+What differs between models (loss, inputs, scores) the model's
+class says (`keras_attn.models.Task`); what pretrains a preset, its preset
+(`keras_attn.zoo.Preset.pretraining_class`). Runs are written as
+`keras_attn.run_directory` lays them out.
 """
 
-import json
 import os
 import time
 
 import keras
 import numpy as np
 
-from keras_attn import models, progress, staging, zoo
-from keras_attn.data import tasks
+from keras_attn import models, progress, run_directory, staging, zoo
 from keras_attn.data.batching import LengthBucketedBatches
 from keras_attn.data.masked_lm import MaskedLMDataset
-from keras_attn.saving import load_model
 from keras_attn.tokenizers import WordPieceTokenizer
 from keras_attn.training.distribution import batch_multiple
 from keras_attn.training.schedules import WarmupInverseSqrtSchedule
@@ -23,7 +22,7 @@ from keras_attn.training.time_limit import TimeLimit
 
 
 def compile_model(model, learning_rate=1e-3, total_steps=None):
-    """Adam with the loss and metrics of the model's kind.
+    """Adam, with the model's own loss and metrics (`Task.compile`'s defaults).
 
     With `total_steps`, the learning rate warms up over the first 10% of
     the steps (at most 4000) to `learning_rate`, then decays with the
@@ -38,8 +37,7 @@ def compile_model(model, learning_rate=1e-3, total_steps=None):
         optimizer = keras.optimizers.Adam(learning_rate, beta_2=0.98, epsilon=1e-9)
     else:
         optimizer = keras.optimizers.Adam(learning_rate)
-    loss, metrics = models.kind_of(model).loss_and_metrics()
-    model.compile(optimizer, loss=loss, metrics=metrics)
+    models.check(model).compile(optimizer)
     return model
 
 
@@ -69,26 +67,39 @@ def train(
     (lowest validation loss) in `out_dir/model.keras` with the config and
     vocabularies beside it, and returns `(model, report)`.
 
-    A kind with its own pretraining (BERT: masked LM on the task's training
+    A preset with a pretraining class (BERT: masked LM on the task's training
     sentences, labels unused) runs it first for `pretrain_epochs`; for
     pretraining on other text, see `pretrain` and `finetune`. `time_limit`
     (seconds) ends fitting early, at the end of a batch; the interrupted
     epoch is validated like the others.
     """
-    kind = zoo.preset(name).kind
-    kind.check_task(name, task)
+    spec = zoo.preset(name)
+    spec.task_class.check_data(task, name)
     overrides = {**task_overrides(name, task), **(overrides or {})}
     check_fit_arguments(task, overrides, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
     staging.check_target(out_dir, overwrite)
     keras.utils.set_random_seed(seed)  # weights, dropout; the batches and masking take `seed` too
     model = zoo.build(name, **overrides)  # validates before anything is written
     started = time.time()
-    report = kind.pretrain_on_task(model, task, pretrain_epochs, batch_size, learning_rate, verbose, seed)
+    report = {}
+    if spec.pretraining_class is not None and pretrain_epochs:
+        report = _pretrain_on_task(spec.pretraining_class(model.backbone), task, pretrain_epochs, batch_size,
+                                   learning_rate, verbose, seed)
     return fit(
         model, name, task, out_dir, overrides, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         verbose=verbose, beam_size=beam_size, eval_limit=eval_limit, report=report, started=started,
         overwrite=overwrite, seed=seed, time_limit=time_limit,
     )
+
+
+def _pretrain_on_task(masked_lm, task, epochs, batch_size, learning_rate, verbose, seed):
+    """Masked-LM pretraining of `masked_lm` (over the classifier's backbone, in
+    place) on the task's training sentences; returns report entries."""
+    batches = MaskedLMDataset(task.splits["train"][0], len(task.vocabulary), batch_size=batch_size, seed=seed)
+    compile_model(masked_lm, learning_rate, total_steps=len(batches) * epochs)
+    with progress.step(f"masked-LM pretraining on the task's sentences for {epochs} epoch(s)"):
+        history = masked_lm.fit(batches, epochs=epochs, verbose=verbose)
+    return {"pretraining_loss": [float(v) for v in history.history["loss"]]}
 
 
 def fit(
@@ -118,30 +129,30 @@ def fit(
     only when it is complete (`keras_attn.staging`): a failed run leaves the
     previous one as it was. A non-empty `out_dir` needs `overwrite`.
     """
-    kind = models.kind_of(model)
-    kind.check_task(name, task)
+    models.check(model).check_data(task, name)
     check_fit_arguments(task, {}, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
     with staging.staged(out_dir, overwrite) as work:
-        return _fit(model, kind, name, task, work, overrides, epochs, batch_size, learning_rate, verbose,
+        return _fit(model, name, task, work, overrides, epochs, batch_size, learning_rate, verbose,
                     beam_size, eval_limit, report, started or time.time(), seed, time_limit)
 
 
-def _fit(model, kind, name, task, out_dir, overrides, epochs, batch_size, learning_rate, verbose, beam_size,
+def _fit(model, name, task, out_dir, overrides, epochs, batch_size, learning_rate, verbose, beam_size,
          eval_limit, report, started, seed, time_limit):
     report = {
         "preset": name, "task": task.name, "overrides": overrides, "train_examples": len(task.splits["train"][1]),
         **(report or {}),
     }
     # Written first, so that the checkpoint is usable (translate, export) while training runs.
-    _write_run_config(out_dir, name, kind, task.tokenizers, overrides, task.metadata())
+    run_directory.write_config(out_dir, type(model), name, task.tokenizers, {**zoo.config(name), **overrides},
+                               task.metadata())
     rows = batch_multiple()  # under data parallelism every batch splits evenly over the devices
     train_batches = LengthBucketedBatches(
-        *kind.fit_data(task, "train"), batch_size=batch_size, row_multiple=rows, seed=seed
+        *model.fit_inputs(task, "train"), batch_size=batch_size, row_multiple=rows, seed=seed
     )
     validation_batches = LengthBucketedBatches(
-        *kind.fit_data(task, "validation"), batch_size=batch_size, shuffle=False, row_multiple=rows
+        *model.fit_inputs(task, "validation"), batch_size=batch_size, shuffle=False, row_multiple=rows
     )
-    compile_model(model, learning_rate, total_steps=len(train_batches) * epochs if kind.warmup else None)
+    compile_model(model, learning_rate, total_steps=len(train_batches) * epochs if model.warmup else None)
     with progress.step(f"training {name} for {epochs} epoch(s)"):
         model, report["history"], report["stopped_by_time_limit"] = _fit_best_epoch(
             model, train_batches, validation_batches, epochs, out_dir, verbose, time_limit
@@ -149,11 +160,11 @@ def _fit(model, kind, name, task, out_dir, overrides, epochs, batch_size, learni
     report["training_seconds"] = round(time.time() - started, 1)
     if eval_limit != 0:  # 0 skips scoring (the GPU machine has no sacreBLEU): score on the CPU later
         with progress.step("scoring the test split"):
-            report.update(kind.evaluate(model, task, "test", batch_size, limit=eval_limit))
-            if beam_size and kind.decodes:
-                report.update(kind.evaluate(model, task, "test", batch_size, limit=eval_limit, beam_size=beam_size))
-    _write_json(os.path.join(out_dir, "report.json"), report)
-    tasks.save_held_out(task, out_dir)
+            report.update(model.evaluate_task(task, "test", batch_size, limit=eval_limit))
+            if beam_size and isinstance(model, models.GenerativeTask):
+                report.update(model.evaluate_task(task, "test", batch_size, limit=eval_limit, beam_size=beam_size))
+    run_directory.write_report(out_dir, report)
+    run_directory.save_held_out(task, out_dir)
     return model, report
 
 
@@ -177,14 +188,14 @@ def _fit_best_epoch(model, batches, validation_batches, epochs, out_dir, verbose
     """Fits, keeps the epoch of lowest validation loss in `out_dir/model.keras`
     and returns `(that model reloaded, the history as lists of floats,
     whether `time_limit` seconds ended the fit)`."""
-    checkpoint = os.path.join(out_dir, "model.keras")
+    checkpoint = run_directory.model_path(out_dir)
     callbacks = [keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss", save_best_only=True)]
     if time_limit is not None:
         callbacks.append(TimeLimit(time_limit))
     history = model.fit(batches, epochs=epochs, validation_data=validation_batches, callbacks=callbacks, verbose=verbose)
     stopped = time_limit is not None and callbacks[-1].stopped
     history = {key: [float(v) for v in values] for key, values in history.history.items()}
-    return load_model(checkpoint), history, stopped
+    return run_directory.load_model(out_dir, compile=True), history, stopped
 
 
 def pretrain(
@@ -203,7 +214,7 @@ def pretrain(
     seed=0,
     time_limit=None,
 ):
-    """Masked-LM pretraining of preset `name` (a kind with pretraining: BERT)
+    """Masked-LM pretraining of preset `name` (one with a pretraining class: BERT)
     on `token_ids` (rows that start with `[CLS]`, right-padded; the width
     sets the position table), WordPiece ids over `vocabulary`.
 
@@ -212,21 +223,21 @@ def pretrain(
     `report.json` beside it: what `finetune` reads. `time_limit` (seconds)
     ends fitting early, as in `train`. Returns `(model, report)`.
     """
-    kind = zoo.preset(name).kind
-    if kind.pretraining_overrides is None:
+    spec = zoo.preset(name)
+    if spec.pretraining_class is None:
         raise ValueError(f"Masked-LM pretraining needs a preset that has it (BERT); {name!r} has none.")
     check_fit_arguments(None, {}, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
     staging.check_target(out_dir, overwrite)
     width = int(np.shape(token_ids)[1])
     overrides = {"vocabulary_size": len(vocabulary), "max_length": width, **(overrides or {})}
     keras.utils.set_random_seed(seed)
-    masked_lm = zoo.build(name, **{**overrides, **kind.pretraining_overrides})
+    masked_lm = spec.pretraining_class(zoo.build(name, **overrides).backbone)
     with staging.staged(out_dir, overwrite) as work:
-        return _pretrain(masked_lm, kind, name, token_ids, validation_ids, vocabulary, work, data_names, epochs,
+        return _pretrain(masked_lm, name, token_ids, validation_ids, vocabulary, work, data_names, epochs,
                          batch_size, learning_rate, overrides, verbose, seed, width, time_limit)
 
 
-def _pretrain(masked_lm, kind, name, token_ids, validation_ids, vocabulary, out_dir, data_names, epochs, batch_size,
+def _pretrain(masked_lm, name, token_ids, validation_ids, vocabulary, out_dir, data_names, epochs, batch_size,
               learning_rate, overrides, verbose, seed, width, time_limit):
     started = time.time()
     batches = MaskedLMDataset(token_ids, len(vocabulary), batch_size=batch_size, seed=seed)
@@ -235,8 +246,8 @@ def _pretrain(masked_lm, kind, name, token_ids, validation_ids, vocabulary, out_
     tokenizer = WordPieceTokenizer(vocabulary)
     metadata = {"task": "+".join(data_names) or "masked_lm", "tokenization": tokenizer.name,
                 "lengths": {"max_length": width}, "data": {"texts": list(data_names)}}
-    _write_run_config(out_dir, name, models.kind_of(masked_lm), {"source": tokenizer},
-                      {**overrides, **kind.pretraining_overrides}, metadata)
+    run_directory.write_config(out_dir, type(masked_lm), name, {"source": tokenizer},
+                               {**zoo.config(name), **overrides}, metadata)
     with progress.step(f"pretraining {name} for {epochs} epoch(s)"):
         masked_lm, history, stopped = _fit_best_epoch(
             masked_lm, batches, validation, epochs, out_dir, verbose, time_limit
@@ -247,27 +258,13 @@ def _pretrain(masked_lm, kind, name, token_ids, validation_ids, vocabulary, out_
         "history": history, "stopped_by_time_limit": stopped,
         "training_seconds": round(time.time() - started, 1),
     }
-    _write_json(os.path.join(out_dir, "report.json"), report)
+    run_directory.write_report(out_dir, report)
     return masked_lm, report
-
-
-def read_run_config(directory):
-    """The `config.json` that `train`, `pretrain` or `finetune` wrote in `directory`."""
-    path = os.path.join(directory, "config.json")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{directory} holds no config.json; is it a keras-attn run directory?")
-    with open(path) as f:
-        config = json.load(f)
-    missing = sorted({"preset", "kind", "tokenization", "lengths", "config"} - set(config))
-    if missing:
-        raise ValueError(f"{path} lacks {', '.join(missing)}: written by an older keras-attn? Train the run again.")
-    return config
 
 
 def pretrained_tokenizer(pretrained_dir):
     """The tokenizer that `pretrain` saved: tokenize the fine-tuning task with it."""
-    config = read_run_config(pretrained_dir)
-    return tasks.load_tokenizers(pretrained_dir, config["tokenization"])["source"]
+    return run_directory.load_tokenizers(pretrained_dir)["source"]
 
 
 def finetune(pretrained_dir, task, out_dir, random_init=False, **fit_args):
@@ -278,45 +275,28 @@ def finetune(pretrained_dir, task, out_dir, random_init=False, **fit_args):
     from random weights: the baseline that measures what pretraining gave.
     Other arguments go to `fit`. Returns `(classifier, report)`.
     """
-    metadata = read_run_config(pretrained_dir)
-    pretrained_kind = models.get(metadata["kind"])
+    metadata = run_directory.read_config(pretrained_dir)
     name = metadata["preset"]
-    kind = zoo.preset(name).kind
-    if kind.pretraining_overrides is None or pretrained_kind is kind:
+    spec = zoo.preset(name)
+    if spec.pretraining_class is None or models.task_class(metadata["class"]) is not spec.pretraining_class:
         raise ValueError(f"{pretrained_dir} holds no masked-LM pretraining (see `keras-attn pretrain`).")
-    kind.check_task(name, task)  # before reading the task's vocabulary
+    spec.task_class.check_data(task, name)  # before reading the task's vocabulary
     if task.vocabulary.tokens != pretrained_tokenizer(pretrained_dir).tokens:
         raise ValueError("Tokenize the fine-tuning task with the pretraining vocabulary (`pretrained_tokenizer`).")
-    # The pretraining overrides dropped: the preset's own values (its classifier head) apply.
-    config = {key: value for key, value in metadata["config"].items() if key not in kind.pretraining_overrides}
-    config = {**zoo.config(name), **config, "num_classes": task.num_classes}
+    config = {**zoo.config(name), **metadata["config"], "num_classes": task.num_classes}
     if task.max_length > config["max_length"]:
         raise ValueError(f"The task's rows ({task.max_length}) exceed the pretrained max_length ({config['max_length']}).")
     if random_init:
         model = zoo.build(name, **config)
     else:
-        pretrained = load_model(os.path.join(pretrained_dir, "model.keras"), compile=False)
-        model = pretrained_kind.classifier_from(pretrained, config)
+        # The pretrained backbone under the preset's head.
+        model = spec.task_class(run_directory.load_model(pretrained_dir).backbone,
+                                **spec.task_class.split_settings(config)[1])
     overrides = {key: value for key, value in config.items() if zoo.config(name).get(key) != value}
     report = {"pretrained": None if random_init else os.path.abspath(pretrained_dir)}
     return fit(model, name, task, out_dir, overrides, report=report, **fit_args)
 
 
 def evaluate(model, task, split="test", batch_size=64, limit=None, beam_size=None):
-    """The scores of the model's kind on a task split (accuracy; exact match and BLEU)."""
-    return models.kind_of(model).evaluate(model, task, split, batch_size, limit=limit, beam_size=beam_size)
-
-
-def _write_run_config(out_dir, name, kind, tokenizers, overrides, task_metadata):
-    """`config.json` and the vocabularies: what reloading, translating,
-    exporting and evaluating a run need besides `model.keras`. The task's
-    metadata holds its name, tokenization, lengths (what an export pads to)
-    and the origin of its data."""
-    tasks.save_tokenizers(out_dir, tokenizers)
-    config = {"preset": name, "kind": kind.name, **task_metadata, "config": {**zoo.config(name), **overrides}}
-    _write_json(os.path.join(out_dir, "config.json"), config)
-
-
-def _write_json(path, value):
-    with open(path, "w") as f:
-        json.dump(value, f, indent=2)
+    """The model's standard scores on a task split (accuracy; exact match and BLEU)."""
+    return models.check(model).evaluate_task(task, split, batch_size, limit=limit, beam_size=beam_size)

@@ -1,0 +1,64 @@
+"""One rule for turning token-id rows into a model's input: cut, add the
+special tokens, pad. Tasks, corpora, the translator of a run and the text
+signatures of an export all pack with it, in Python (`pack`) or in a
+TensorFlow graph (`pack_in_graph`), and get the same ids.
+
+>>> packer = SequencePacker(5, start_ids=[4])
+>>> ids, truncated = packer.pack([[9, 10], [9, 10, 11, 12, 13], []])
+>>> ids.tolist(), truncated.tolist()
+([[4, 9, 10, 0, 0], [4, 9, 10, 11, 12], [4, 0, 0, 0, 0]], [False, True, False])
+"""
+
+import numpy as np
+
+from keras_attn.tokenizers.vocabulary import PAD_ID
+from keras_attn.validation import check_positive_int
+
+
+class SequencePacker:
+    """Rows of ids → `start_ids + content + end_ids`, the content cut so the
+    row holds at most `max_length` ids, right-padded with `PAD_ID`.
+
+    Args:
+        max_length: the longest packed row.
+        start_ids: ids every row starts with (e.g. `[CLS]`, `[START]`).
+        end_ids: ids every row ends with (e.g. `[END]`).
+        pad_to_max_length: pad every row to `max_length` (a data set's
+            arrays); otherwise to the longest row of the batch, and at least
+            one column, so empty text is one padding token.
+    """
+
+    def __init__(self, max_length, start_ids=(), end_ids=(), pad_to_max_length=True):
+        self.max_length = check_positive_int("max_length", max_length)
+        self.start_ids, self.end_ids = [int(i) for i in start_ids], [int(i) for i in end_ids]
+        self.content_length = max_length - len(self.start_ids) - len(self.end_ids)
+        if self.content_length < 0:
+            raise ValueError(f"`max_length`={max_length} leaves no room for the special tokens "
+                             f"{self.start_ids + self.end_ids}.")
+        self.pad_to_max_length = pad_to_max_length
+
+    def pack(self, rows):
+        """`(ids (rows, width) int32, truncated (rows,) bool)`."""
+        rows = [list(row) for row in rows]
+        packed = [self.start_ids + row[: self.content_length] + self.end_ids for row in rows]
+        width = self.max_length if self.pad_to_max_length else max([1] + [len(row) for row in packed])
+        ids = np.full((len(packed), width), PAD_ID, "int32")
+        for i, row in enumerate(packed):
+            ids[i, : len(row)] = row
+        return ids, np.array([len(row) > self.content_length for row in rows], bool)
+
+    def pack_in_graph(self, ragged):
+        """The same on a `tf.RaggedTensor` of ids (TensorFlow, imported here)."""
+        import tensorflow as tf
+
+        truncated = ragged.row_lengths() > self.content_length
+        ids = tf.cast(ragged[:, : self.content_length], tf.int32)
+
+        def column(token):
+            return tf.RaggedTensor.from_tensor(tf.fill([ids.nrows(), 1], tf.constant(token, tf.int32)))
+
+        parts = [column(token) for token in self.start_ids] + [ids] + [column(token) for token in self.end_ids]
+        ids = tf.concat(parts, axis=1).to_tensor(PAD_ID)
+        width = self.max_length if self.pad_to_max_length else tf.maximum(1, tf.shape(ids)[1])
+        ids = tf.pad(ids, [[0, 0], [0, width - tf.shape(ids)[1]]], constant_values=PAD_ID)
+        return ids, truncated
