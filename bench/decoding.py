@@ -6,7 +6,7 @@ Greedy and beam-4 decoding of 64-token outputs, batch 1 and 32, for the
 same run, is the same host-side search over the teacher-forced model re-run
 on the whole prefix at every step. Measured against it: `greedy_decode` /
 `beam_decode` (the whole search compiled with the model, cache on the
-device), the host-side search over the cached step (`KerasDecoder`, what
+device), the host-side search over the cached step (`KerasGenerator`, what
 exported artifacts use) and, with `--onnx`, that host search over the ONNX
 export in ONNX Runtime (TensorFlow backend only, for the export).
 
@@ -34,16 +34,17 @@ class RecomputePrefix:
     def __init__(self, model):
         self.model = model
 
-    def encode(self, source_ids):
+    def prefill(self, source_ids):
         return {"source": np.asarray(source_ids, "int32"), "prefix": np.zeros((len(source_ids), 0), "int32")}
 
     def step(self, token_ids, step, memory):
+        # The prefix comes back as `next_prefix`: the search's state update carries it.
         prefix = np.concatenate([memory["prefix"], np.asarray(token_ids, "int32")[:, None]], axis=1)
         # Compiled like the cached step (one compilation per prefix length,
         # all made in the warm-up run).
         logits = self.model.predict_on_batch({"encoder_token_ids": memory["source"], "decoder_token_ids": prefix})[:, -1]
         attention = np.zeros((len(token_ids), memory["source"].shape[1]))
-        return logits, attention, {"source": memory["source"], "prefix": prefix}
+        return {"logits": logits, "attention": attention, "next_prefix": prefix}
 
 
 def main():
@@ -55,12 +56,12 @@ def main():
 
     model = zoo.build("transformer", source_vocabulary_size=8000, target_vocabulary_size=8000,
                       max_source_length=32, max_target_length=STEPS + 1, dropout=0.0)
-    bias = model.get_layer("logits").bias
+    bias = model.logits.bias
     values = np.array(bias)
     values[END_ID] = -1e9
     bias.assign(values)
     rng = np.random.default_rng(0)
-    decoders = {"host loop, cached step": decoding.KerasDecoder(model), "recompute prefix": RecomputePrefix(model)}
+    decoders = {"host loop, cached step": decoding.KerasGenerator(model), "recompute prefix": RecomputePrefix(model)}
     if args.onnx:
         from keras_attn import runtime
         from keras_attn.export import export
@@ -68,7 +69,8 @@ def main():
         directory = tempfile.mkdtemp() + "/export"
         export(model, directory, formats=("onnx",))
         exported = runtime.ExportedModel(directory)
-        decoders["onnx runtime, host loop"] = runtime.ArtifactDecoder(exported.runners["encoder"], exported.runners["decoder_step"])
+        decoders["onnx runtime, host loop"] = runtime.ArtifactGenerator(exported.runners["prefill"], exported.runners["step"],
+                                                                               model.prompt_name)
 
     rows = []
     for batch in (1, 32):

@@ -17,7 +17,7 @@ import time
 import tensorflow as tf
 
 from common import report
-from keras_attn import models, zoo
+from keras_attn import zoo
 from keras_attn.export import exporter
 
 SIZES = {"source_vocabulary_size": 8000, "target_vocabulary_size": 8000, "vocabulary_size": 8000}
@@ -44,8 +44,7 @@ def main():
     parser.add_argument("--append")
     args = parser.parse_args()
     model = zoo.build(args.preset, **{k: v for k, v in SIZES.items() if k in zoo.accepted_keys(args.preset)})
-    kind = models.kind_of(model)
-    lengths = kind.export_lengths(model, {"max_source_length": 32, "max_target_length": 32})
+    lengths = model.export_lengths({"max_source_length": 32, "max_target_length": 32})
 
     start = time.perf_counter()
     exporter.export(model, tempfile.mkdtemp() + "/ours", formats=("tflite", "onnx"), quantize="int8", lengths=lengths)
@@ -53,7 +52,7 @@ def main():
 
     directory = tempfile.mkdtemp()
     rows, total = [], 0.0
-    for piece in kind.pieces(model, lengths):
+    for piece in model.pieces(lengths):
         seconds, flex = keras_export(piece, directory)
         total += seconds
         rows.append(f"| {piece.role} | {seconds:.1f} | {'yes' if flex else 'no'} |")

@@ -16,7 +16,7 @@ import tempfile
 
 import numpy as np
 
-from keras_attn import models, zoo
+from keras_attn import zoo
 from keras_attn.export import export
 from keras_attn.export.parity import open_artifact
 
@@ -27,9 +27,9 @@ VOCABULARY = 8000
 
 
 def inputs_for(model, batch, rng):
-    """Full rows, and every other row half padding (its kind makes the inputs)."""
+    """Full rows, and every other row half padding (the model makes the inputs, as it takes them)."""
     lengths = [LENGTH if row % 2 == 0 else LENGTH // 2 for row in range(batch)]
-    return models.kind_of(model).example_inputs(model, None, rng, lengths)
+    return model.call_inputs(model.example_inputs(None, rng, lengths))
 
 
 def overrides(name):

@@ -20,11 +20,9 @@ import tempfile
 
 import numpy as np
 
-from keras_attn import models, runtime, training
-from keras_attn.data import corpora
+from keras_attn import models, run_directory, runtime, training
 from keras_attn.training import scoring
 from keras_attn.export import export
-from keras_attn.saving import load_model
 
 from common import report
 
@@ -39,9 +37,9 @@ def main():
     parser.add_argument("--append")
     args = parser.parse_args()
 
-    config, task = corpora.load_run_task(args.run_dir, args.data_dir)
-    model = load_model(os.path.join(args.run_dir, "model.keras"), compile=False)
-    decodes = models.kind_of(model).decodes
+    config, task = run_directory.load_task(args.run_dir, args.data_dir)
+    model = run_directory.load_model(args.run_dir)
+    decodes = isinstance(model, models.GenerativeTask)
     directories = {}
     for quantize in ("fp16", "int8"):
         directories[quantize] = os.path.join(tempfile.mkdtemp(), "export")

@@ -4,9 +4,10 @@ and exports to SavedModel, TFLite (LiteRT) and ONNX.
 Submodules load on first use, so `import keras_attn` stays light and a
 numpy-only consumer (the ONNX runtime helpers) never pulls in Keras.
 
-Layout: `layers`, `models` (each kind of model, in one place) and `zoo`;
-`tokenizers` and `data`; `training`; `inference` (search, decoding,
-translation); `runtime` (exported models without TensorFlow or Keras).
+Layout: `layers`, `models` (backbones and task classes) and `zoo`;
+`tokenizers` and `data`; `run_directory`; `training`; `inference` (search,
+decoding, translation); `runtime` (exported models without TensorFlow or
+Keras).
 TensorFlow-only: `export` and `tokenizers.tf_wordpiece` /
 `tokenizers.tf_graph` (see `TENSORFLOW_ONLY`); everything else imports
 without TensorFlow.
@@ -21,9 +22,11 @@ _SUBMODULES = (
     "data",
     "export",
     "inference",
+    "integrity",
     "layers",
     "models",
     "progress",
+    "run_directory",
     "runtime",
     "saving",
     "tokenizers",

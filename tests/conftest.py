@@ -15,6 +15,8 @@ def pytest_collection_modifyitems(config, items):
         if "exports" in getattr(item, "fixturenames", ()):
             # One worker builds the session-wide exports and runs every test that reads them.
             item.add_marker(pytest.mark.xdist_group("exports"))
+        if {"exports", "tiny_corpora"} & set(getattr(item, "fixturenames", ())) or "own_process" in item.keywords:
+            item.add_marker(pytest.mark.slow)  # left out of the quick tier (`tests/run.sh --quick`)
     if BACKEND == "tensorflow":
         return
     skip = pytest.mark.skip(reason=f"needs the TensorFlow backend (running {BACKEND})")

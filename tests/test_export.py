@@ -81,7 +81,7 @@ def test_runtime_decoding_equals_keras(exports, name, fmt, rng):
 def test_runtime_classifies_like_keras(exports, rng):
     model, directory = exports["transformer-classifier"]
     ids = random_ids(rng, (3, 8), 40, lengths=[8, 2, 5])
-    logits = np.asarray(model({"token_ids": ids}))
+    logits = np.asarray(model(ids))
     expected = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
     for fmt in ("onnx", "tflite"):
         np.testing.assert_allclose(runtime.ExportedModel(directory, format=fmt).classify(ids), expected, atol=1e-5)

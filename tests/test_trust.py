@@ -57,7 +57,7 @@ def flip_a_byte(name):
 
 @pytest.mark.parametrize("change,reason", [
     (append_bytes("step.tflite"), "step.tflite: 1"),
-    (flip_a_byte("encoder.onnx"), "encoder.onnx: sha256 differs"),
+    (flip_a_byte("prefill.onnx"), "prefill.onnx: sha256 differs"),
     (flip_a_byte("model.keras"), "model.keras: sha256 differs"),
     (lambda d: os.remove(d / "forward.onnx"), "forward.onnx: missing"),
     (lambda d: (d / "extra.bin").write_bytes(b"x"), "extra.bin: not listed in the manifest"),
@@ -203,3 +203,19 @@ def test_exports_follow_the_umask(exports):
     os.umask(mask)
     _, directory = exports["transformer"]
     assert os.stat(directory).st_mode & 0o777 == 0o777 & ~mask  # not mkdtemp's private 0700
+
+
+def test_an_export_of_an_older_layout_is_refused_with_one_line(exported, tmp_path, capsys):
+    def as_layout_1(manifest):
+        del manifest["format"]
+        manifest["kind"] = manifest.pop("class")
+
+    copy = tampered_copy(exported, tmp_path, rewrite_manifest(as_layout_1))
+    assert cli.main(["verify", str(copy)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "manifest format 1" in err and "export the model again" in err and len(err.splitlines()) == 1
+    with pytest.raises(ValueError, match="export the model again"):
+        runtime.ExportedModel(copy)
+    fields = tampered_copy(exported, tmp_path / "b", rewrite_manifest(lambda manifest: manifest.pop("runtime")))
+    with pytest.raises(ValueError, match="needs class, lengths, runtime and artifacts"):
+        runtime.ExportedModel(fields)

@@ -113,3 +113,55 @@ def test_float32_copy_changes_dtypes_only(rng):
     x = rng.normal(size=(2, 4)).astype("float32")
     np.testing.assert_allclose(np.asarray(copy(x)), x @ mixed.get_layer("mixed_head").kernel.numpy()
                                + mixed.get_layer("mixed_head").bias.numpy(), atol=1e-5)
+
+
+def test_presets_store_only_what_differs_from_their_class():
+    for name in zoo.names():
+        spec = zoo.preset(name)
+        defaults = spec.task_class.settings()
+        assert all(defaults[key] != value for key, value in spec.settings.items()), name
+        assert zoo.config(name) == {**defaults, **spec.settings}
+    assert zoo.preset("bahdanau").settings == {} and zoo.preset("transformer").settings == {"norm_first": True}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_a_model_rebuilds_exactly_from_its_config(name, rng):
+    model = zoo.build(name, **SMALL[name])
+    config = model.get_config()
+    rebuilt = type(model).from_config(config)
+    assert rebuilt.get_config() == config and rebuilt.backbone.get_config() == model.backbone.get_config()
+    rebuilt.set_weights(model.get_weights())
+    inputs = model.call_inputs(example_inputs(name, rng, model))
+    np.testing.assert_array_equal(np.asarray(rebuilt(inputs)), np.asarray(model(inputs)))
+    # Every setting the preset and overrides gave is in the backbone's config, none recovered from layers.
+    backbone_settings, _ = type(model).split_settings({**zoo.config(name), **SMALL[name]})
+    assert {k: v for k, v in backbone_settings.items() if v is not None} == {
+        k: v for k, v in model.backbone.get_config().items() if k in backbone_settings and v is not None}
+
+
+def test_constructor_arguments_are_checked_by_name():
+    from keras_attn import models
+
+    with pytest.raises(ValueError, match="`backbone` must be a BertBackbone, got TransformerEncoderBackbone"):
+        models.BertClassifier(models.TransformerEncoderBackbone(vocabulary_size=10, max_length=4))
+    with pytest.raises(ValueError, match="`num_classes` must be a positive integer"):
+        zoo.build("bert-tiny", num_classes=0, **SMALL["bert-tiny"])
+    with pytest.raises(ValueError, match="`output_dropout` must be a number in"):
+        zoo.build("bahdanau", output_dropout=1.5, **SMALL["bahdanau"])
+    with pytest.raises(ValueError, match="`fixed_lengths` must be None or"):
+        models.BahdanauBackbone(10, 10, fixed_lengths=(4,))
+    with pytest.raises(ValueError, match="`hidden_units` must be a positive integer"):
+        zoo.build("transformer-classifier", hidden_units=-1, **SMALL["transformer-classifier"])
+
+
+def test_the_classifier_takes_a_plain_array_without_a_warning(rng):
+    import warnings
+
+    model = zoo.build("transformer-classifier", **SMALL["transformer-classifier"])
+    ids = rng.integers(1, 40, (8, 6)).astype("int32")
+    keras_attn.training.compile_model(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Keras's "structure of `inputs` doesn't match" would fail here
+        model(ids)
+        model.predict(ids, verbose=0)
+        model.fit(ids, np.arange(8) % 2, epochs=1, verbose=0)

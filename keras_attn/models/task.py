@@ -142,9 +142,10 @@ class Task(keras.Model):
                         metrics=default_metrics if metrics == "auto" else metrics, **kwargs)
 
     def compile_from_config(self, config):
-        # Defined here so that Keras restores the compile config of a `.keras`
-        # file through the `compile` above (it skips a custom `compile` otherwise).
-        return super().compile_from_config(config)
+        # Keras skips a custom `compile` when it reloads a `.keras` file; this one takes the saved config.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)  # so that saved optimizer variables load
 
     @classmethod
     def check_data(cls, task, name=None):

@@ -25,7 +25,7 @@ detokenization: the translation corpora).
 from keras_attn import _lazy
 from keras_attn.tokenizers.base import CharacterTokenizer, Tokenizer, WordTokenizer
 from keras_attn.tokenizers.sentencepiece import SentencePieceTokenizer
-from keras_attn.tokenizers.vocabulary import Vocabulary, pad_sequences
+from keras_attn.tokenizers.vocabulary import Vocabulary
 from keras_attn.tokenizers.wordpiece import WordPieceTokenizer
 
 # TensorFlow-only modules, loaded when asked for.
@@ -36,4 +36,4 @@ TOKENIZERS = {cls.name: cls for cls in (CharacterTokenizer, WordTokenizer, WordP
 
 
 __all__ = ["CharacterTokenizer", "SentencePieceTokenizer", "TOKENIZERS", "Tokenizer", "Vocabulary",
-           "WordPieceTokenizer", "WordTokenizer", "pad_sequences"]
+           "WordPieceTokenizer", "WordTokenizer"]

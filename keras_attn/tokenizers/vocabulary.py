@@ -61,14 +61,3 @@ class Vocabulary:
     def load(cls, path):
         with open(path, encoding="utf-8") as f:
             return cls(line.rstrip("\n") for line in f if line.rstrip("\n"))
-
-
-def pad_sequences(sequences, length=None, pad_id=PAD_ID):
-    """Right-pads lists of ids into an int32 array of `(len(sequences), length)`."""
-    length = length or max(len(s) for s in sequences)
-    out = np.full((len(sequences), length), pad_id, dtype="int32")
-    for row, ids in zip(out, sequences):
-        if len(ids) > length:
-            raise ValueError(f"A sequence of {len(ids)} ids does not fit `length`={length}.")
-        row[: len(ids)] = ids
-    return out
