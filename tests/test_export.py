@@ -104,6 +104,7 @@ def test_runtime_needs_neither_tensorflow_nor_keras(exports, rng):
     assert json.loads(lines[-2]) == decoding.greedy_decode(model, source, max_length=6).tokens.tolist()
 
 
+@pytest.mark.slow
 def test_quantized_artifacts_are_judged_and_int8_ignores_padding_and_batch(tmp_path, rng, capsys, monkeypatch):
     run = tmp_path / "run"
     assert keras_attn.cli.main(["train", "transformer-classifier", "--examples", "1500", "--epochs", "3",
@@ -181,6 +182,7 @@ def test_a_mixed_precision_model_exports_in_float32(tmp_path):
     assert report["passed"], parity.format_table(report)
 
 
+@pytest.mark.slow
 def test_cli_export_and_verify(tmp_path, capsys):
     run = tmp_path / "run"
     assert keras_attn.cli.main(["train", "bahdanau", "--examples", "300", "--epochs", "1",
@@ -223,6 +225,7 @@ def test_cli_export_and_verify(tmp_path, capsys):
     assert "the model read the first" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_string_signature_classifies_like_keras(tmp_path, capsys):
     run, out = tmp_path / "run", tmp_path / "export"
     assert keras_attn.cli.main(["train", "transformer-classifier", "--examples", "300", "--epochs", "1", "--out", str(run)]) == 0

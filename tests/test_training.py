@@ -11,6 +11,7 @@ from keras_attn.data import tasks
 from keras_attn.inference import decoding
 
 
+@pytest.mark.slow
 def test_bahdanau_learns_dates(tmp_path, capsys):
     task = tasks.dates(1500, seed=1)
     model, report = training.train(
@@ -35,6 +36,7 @@ def test_bahdanau_learns_dates(tmp_path, capsys):
     assert plot.stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_bert_pretrains_then_finetunes(tmp_path):
     task = tasks.sentiment(800, seed=2)
     overrides = {"num_layers": 1, "hidden_dim": 32, "num_heads": 2, "intermediate_dim": 64}

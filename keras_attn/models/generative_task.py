@@ -125,6 +125,8 @@ class GenerativeTask(Task):
         ]
 
     def runtime_spec(self, lengths):
+        # A model without a position table (an RNN) has no bound on its steps.
+        bounded = self.position_limits()[1] is not None
         return {
             "task": self.task_type,
             "prompt_input": self.prompt_name,
@@ -133,7 +135,7 @@ class GenerativeTask(Task):
             # Pieces of a fixed prompt length need their inputs padded to it.
             "fixed_prompt_length": None,
             "max_prompt_length": lengths["max_source_length"],
-            "max_steps": self.position_limits()[1] and lengths["max_target_length"],
+            "max_steps": lengths["max_target_length"] if bounded else None,
             "vocabulary_sizes": {self.prompt_name: self.prompt_vocabulary_size},
         }
 
