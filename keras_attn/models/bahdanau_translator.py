@@ -33,8 +33,7 @@ class BahdanauTranslator(GenerativeTask):
     source_aligned = ("encoder_outputs",)
 
     def __init__(self, backbone, output_dropout=0.1, name="bahdanau", **kwargs):
-        if not isinstance(backbone, BahdanauBackbone):
-            raise ValueError(f"`backbone` must be a BahdanauBackbone, got {type(backbone).__name__}.")
+        self.check_backbone(backbone)
         check_rate("output_dropout", output_dropout)
         self.backbone = backbone
         self.output_dropout_layer = keras.layers.Dropout(output_dropout, name="output_dropout",

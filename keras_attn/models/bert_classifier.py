@@ -31,8 +31,7 @@ class BertClassifier(Classifier):
     extra_inputs = ("segment_ids",)
 
     def __init__(self, backbone, num_classes=2, classifier_dropout=0.1, name="bert_classifier", **kwargs):
-        if not isinstance(backbone, BertBackbone):
-            raise ValueError(f"`backbone` must be a BertBackbone, got {type(backbone).__name__}.")
+        self.check_backbone(backbone)
         check_positive_int("num_classes", num_classes)
         check_rate("classifier_dropout", classifier_dropout)
         self.backbone = backbone

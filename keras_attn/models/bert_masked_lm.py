@@ -36,8 +36,7 @@ class BertMaskedLM(Task):
     task_type = MASKED_LM
 
     def __init__(self, backbone, name="bert_masked_lm", **kwargs):
-        if not isinstance(backbone, BertBackbone):
-            raise ValueError(f"`backbone` must be a BertBackbone, got {type(backbone).__name__}.")
+        self.check_backbone(backbone)
         self.backbone = backbone
         token_embedding = backbone.token_embedding
         self.head = layers.MaskedLMHead(token_embedding.input_dim, token_embedding=token_embedding,

@@ -118,6 +118,12 @@ class Task(keras.Model):
         backbone_settings, own = cls.split_settings(settings)
         return cls(cls.backbone_class(**backbone_settings), **own)
 
+    @classmethod
+    def check_backbone(cls, backbone):
+        """Refuses a `backbone` that is not a `backbone_class`, naming both."""
+        if not isinstance(backbone, cls.backbone_class):
+            raise ValueError(f"`backbone` must be a {cls.backbone_class.__name__}, got {type(backbone).__name__}.")
+
     # --- Saving: the backbone is a nested object, as in keras-hub. ---
 
     def get_config(self):

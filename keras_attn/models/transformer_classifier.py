@@ -29,8 +29,7 @@ class TransformerClassifier(Classifier):
 
     def __init__(self, backbone, hidden_units=20, num_classes=2, classifier_dropout=0.1,
                  name="transformer_classifier", **kwargs):
-        if not isinstance(backbone, TransformerEncoderBackbone):
-            raise ValueError(f"`backbone` must be a TransformerEncoderBackbone, got {type(backbone).__name__}.")
+        self.check_backbone(backbone)
         check_positive_int("hidden_units", hidden_units)
         check_positive_int("num_classes", num_classes)
         check_rate("classifier_dropout", classifier_dropout)

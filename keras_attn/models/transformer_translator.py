@@ -30,8 +30,7 @@ class TransformerTranslator(GenerativeTask):
     source_aligned = ("cross_cache",)
 
     def __init__(self, backbone, name="transformer", **kwargs):
-        if not isinstance(backbone, TransformerBackbone):
-            raise ValueError(f"`backbone` must be a TransformerBackbone, got {type(backbone).__name__}.")
+        self.check_backbone(backbone)
         self.backbone = backbone
         self.logits = keras.layers.Dense(backbone.decoder_embedding.vocabulary_size, name="logits",
                                          dtype=backbone.dtype_policy)
