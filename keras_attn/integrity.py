@@ -83,15 +83,16 @@ def unlisted(directory, manifest):
     return sorted(set(os.listdir(directory)) - listed)
 
 
-def read_json(path, what):
-    """The JSON object in `path`; `ValueError` naming `what` if it is not one."""
+def read_json(path, what, expected=dict):
+    """The JSON value in `path` (an object, or a list with `expected=list`);
+    `ValueError` naming `what` if it is not one."""
     try:
         with open(path, encoding="utf-8") as f:
             value = json.load(f)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{path} is not valid JSON ({error}).") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"{path} is not a keras-attn {what}.")
+    if not isinstance(value, expected):
+        raise ValueError(f"{path} is not a {what} (a JSON {'list' if expected is list else 'object'}).")
     return value
 
 
@@ -101,7 +102,7 @@ def read_manifest(directory):
     path = os.path.join(directory, MANIFEST)
     if not os.path.isfile(path):
         raise ValueError(f"{directory} holds no manifest.json; is it an export directory?")
-    manifest = read_json(path, "manifest")
+    manifest = read_json(path, "keras-attn manifest")
     found = manifest.get("format", 1)
     if found != MANIFEST_FORMAT:
         raise ValueError(f"{path} is of manifest format {found!r}, written by another keras-attn; this one reads "

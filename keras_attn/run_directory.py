@@ -33,7 +33,7 @@ def read_config(directory):
     path = os.path.join(directory, CONFIG)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{directory} holds no config.json; is it a keras-attn run directory?")
-    config = integrity.read_json(path, "run config")
+    config = integrity.read_json(path, "keras-attn run config")
     found = config.get("format", 1)
     if found != RUN_FORMAT:
         raise ValueError(f"{path} is of run format {found!r}, written by another keras-attn; this one reads "

@@ -88,7 +88,8 @@ def pad_rows(structure, multiple):
     return pad(structure), rows
 
 
-def _take(structure, rows):
+def take_rows(structure, rows):
+    """Rows `rows` of every array of `structure` (an array, a dict of arrays, or None)."""
     if isinstance(structure, dict):
         return {key: value[rows] for key, value in structure.items()}
     return None if structure is None else structure[rows]
@@ -162,7 +163,7 @@ class LengthBucketedBatches(keras.utils.PyDataset):
     def __getitem__(self, index):
         rows = self.batches[index]
         width = self.width(rows)
-        x, y = trim(_take(self.x, rows), width), trim(_take(self.y, rows), width)
+        x, y = trim(take_rows(self.x, rows), width), trim(take_rows(self.y, rows), width)
         return (x, y) if y is not None else (x,)
 
     def on_epoch_end(self):

@@ -18,17 +18,16 @@ sha256, example count, seed), so a run's task rebuilds in the same splits
 and refuses data that changed (`keras_attn.run_directory.load_task`).
 """
 
-import hashlib
 import os
 
 import numpy as np
 
-from keras_attn import progress, tokenizers
+from keras_attn import integrity, progress, tokenizers
 from keras_attn.data import readers as data
 from keras_attn.data import tasks
-from keras_attn.data.packing import SequencePacker
+from keras_attn.data.packing import SequencePacker, sentence_packer
 from keras_attn.data.tasks import CLASSIFICATION, TRANSLATION
-from keras_attn.tokenizers.vocabulary import CLS_ID, END_ID, START_ID
+from keras_attn.tokenizers.vocabulary import END_ID, START_ID
 
 CORPUS_TASKS = ("spa-eng", "sst2")
 PRETRAINING_TEXTS = ("wikitext-2", "sst2-text")
@@ -47,11 +46,7 @@ def tokenize(tokenizer, sentences):
 
 
 def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return integrity.digest(path)[1]
 
 
 def _sample(records, num_examples, seed):
@@ -131,7 +126,7 @@ def classification_task(name, rows, test_rows=None, tokenization="wordpiece", vo
         test = np.arange(len(rows), len(all_rows))
     label_ids, names = class_ids([label for _, label in all_rows], labels)
     tokenizer = tokenizer or learn_tokenizer(tokenization, [texts[i] for i in train], vocabulary_size)
-    ids, _ = SequencePacker(max_length, [CLS_ID]).pack(tokenize(tokenizer, texts))
+    ids, _ = sentence_packer(tokenizer, max_length).pack(tokenize(tokenizer, texts))
     num_classes = len(names) if names else int(label_ids.max()) + 1
     splits = {split: (ids[index], label_ids[index]) for split, index in
               (("train", train), ("validation", validation), ("test", test))}
@@ -214,7 +209,7 @@ def pretraining_corpus(names, data_dir=None, vocabulary_size=8000, max_length=64
     train, validation, _ = data.grouped_split(lines, fractions=(1 - validation_fraction, validation_fraction, 0.0), seed=seed)
     tokenizer = learn_tokenizer("wordpiece", [lines[i] for i in train], vocabulary_size)
 
-    packer = SequencePacker(max_length, [CLS_ID])
+    packer = sentence_packer(tokenizer, max_length)
 
     def rows(indices):
         windows = []

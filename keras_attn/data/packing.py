@@ -62,3 +62,11 @@ class SequencePacker:
         width = self.max_length if self.pad_to_max_length else tf.maximum(1, tf.shape(ids)[1])
         ids = tf.pad(ids, [[0, 0], [0, width - tf.shape(ids)[1]]], constant_values=PAD_ID)
         return ids, truncated
+
+
+def sentence_packer(tokenizer, max_length, pad_to_max_length=True):
+    """The packer of a classifier's sentences in `tokenizer`'s convention
+    (`Tokenizer.sentence_special_ids`): `[CLS] text` for the zoo's own
+    vocabularies, `[CLS] text [SEP]` for a published BERT's."""
+    start_ids, end_ids = tokenizer.sentence_special_ids()
+    return SequencePacker(max_length, start_ids, end_ids, pad_to_max_length)

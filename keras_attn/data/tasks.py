@@ -24,6 +24,8 @@ from keras_attn.tokenizers.vocabulary import CLS_ID, END_ID, START_ID
 
 # What a data task is for; a model's class says which it fits (`keras_attn.models.Task.task_type`).
 TRANSLATION, CLASSIFICATION, MASKED_LM = "translation", "classification", "masked_lm"
+# Sentence embeddings: no data task fits them directly (an imported encoder is fine-tuned as a classifier).
+EMBEDDING = "embedding"
 
 MONTHS = ("january", "february", "march", "april", "may", "june", "july",
           "august", "september", "october", "november", "december")

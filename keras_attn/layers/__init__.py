@@ -1,6 +1,6 @@
 """Reusable, serializable layers of keras-attn (backend-agnostic Keras 3)."""
 
-from keras_attn.layers.activations import gelu_tanh
+from keras_attn.layers.activations import ACTIVATIONS, activation, gelu_erf, gelu_tanh
 from keras_attn.layers.attention_masks import causal_mask, masked_softmax
 from keras_attn.layers.bahdanau_attention import BahdanauAttention
 from keras_attn.layers.bahdanau_decoder import BahdanauDecoder
@@ -16,6 +16,7 @@ from keras_attn.layers.transformer_encoder_block import TransformerEncoderBlock
 from keras_attn.layers.while_loop_bidirectional import WhileLoopBidirectional
 
 __all__ = [
+    "ACTIVATIONS",
     "BahdanauAttention",
     "BahdanauDecoder",
     "FeedForward",
@@ -27,9 +28,11 @@ __all__ = [
     "TransformerDecoderBlock",
     "TransformerEncoderBlock",
     "WhileLoopBidirectional",
+    "activation",
     "causal_mask",
     "fused_attention",
     "fused_attention_enabled",
+    "gelu_erf",
     "gelu_tanh",
     "masked_softmax",
     "set_fused_attention",

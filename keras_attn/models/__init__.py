@@ -20,9 +20,11 @@ from keras_attn.models.backbone import Backbone
 from keras_attn.models.bert_backbone import BertBackbone
 from keras_attn.models.bert_classifier import BertClassifier
 from keras_attn.models.bert_masked_lm import BertMaskedLM
+from keras_attn.models.bert_sentence_encoder import BertSentenceEncoder
 from keras_attn.models.classifier import Classifier
+from keras_attn.models.sentence_task import SentenceTask
 from keras_attn.models.generative_task import GenerativeTask
-from keras_attn.models.task import CLASSIFICATION, MASKED_LM, TRANSLATION, Piece, Task
+from keras_attn.models.task import CLASSIFICATION, EMBEDDING, MASKED_LM, TRANSLATION, Piece, Task
 from keras_attn.models.transformer_backbone import TransformerBackbone
 from keras_attn.models.transformer_classifier import TransformerClassifier
 from keras_attn.models.transformer_encoder_backbone import TransformerEncoderBackbone
@@ -67,12 +69,13 @@ def check(model):
     return model
 
 
-for _cls in (BahdanauTranslator, TransformerTranslator, BertClassifier, BertMaskedLM, TransformerClassifier):
+for _cls in (BahdanauTranslator, TransformerTranslator, BertClassifier, BertMaskedLM, BertSentenceEncoder,
+             TransformerClassifier):
     register(_cls)
 
 __all__ = [
     "BahdanauBackbone", "BahdanauTranslator", "Backbone", "BertBackbone", "BertClassifier", "BertMaskedLM",
-    "CLASSIFICATION", "Classifier", "GenerativeTask", "MASKED_LM", "Piece", "TASKS", "TRANSLATION", "Task",
+    "BertSentenceEncoder", "CLASSIFICATION", "EMBEDDING", "Classifier", "GenerativeTask", "MASKED_LM", "Piece", "SentenceTask", "TASKS", "TRANSLATION", "Task",
     "TransformerBackbone", "TransformerClassifier", "TransformerEncoderBackbone", "TransformerTranslator",
     "check", "register", "registered_name", "task_class",
 ]

@@ -12,9 +12,10 @@ from keras_attn.validation import check_divisible, check_positive_int, check_rat
 class BertBackbone(Backbone):
     """`{"token_ids" (b, n), "segment_ids" (b, n)}` → `{"sequence_output"
     (b, n, hidden_dim), "pooled_output" (b, hidden_dim)}`: token + learned
-    position + segment embeddings, then post-norm GELU (tanh form, see
-    `layers.gelu_tanh`) encoder blocks; the pooler reads the first (`[CLS]`)
-    position. Token id 0 is padding.
+    position + segment embeddings, then post-norm encoder blocks; the pooler
+    reads the first (`[CLS]`) position. Token id 0 is padding. The weights
+    are those of Hugging Face's `BertModel`, one for one
+    (`keras_attn.checkpoints.huggingface_bert` converts them both ways).
 
     Args:
         vocabulary_size: the WordPiece vocabulary's size.
@@ -25,6 +26,12 @@ class BertBackbone(Backbone):
         max_length: the position table.
         num_segments: segment ids accepted.
         dropout: rate after the embeddings and in every block.
+        activation: the feed-forward activation, a name in
+            `layers.ACTIVATIONS`: `"gelu_tanh"` (the zoo's BERTs), `"gelu"`
+            (exact, as Google's checkpoints), `"relu"`.
+        layer_norm_epsilon: epsilon of every layer normalisation.
+        pooler: with the `[CLS]` pooler (`pooled_output`); without it the
+            backbone gives `sequence_output` only (a checkpoint saved without one).
         dtype: the dtype policy of every layer.
 
     Example:
@@ -45,6 +52,9 @@ class BertBackbone(Backbone):
         max_length=128,
         num_segments=2,
         dropout=0.1,
+        activation="gelu_tanh",
+        layer_norm_epsilon=1e-12,
+        pooler=True,
         dtype=None,
         **kwargs,
     ):
@@ -61,19 +71,26 @@ class BertBackbone(Backbone):
             check_positive_int(arg, value)
         check_divisible("hidden_dim", hidden_dim, "num_heads", num_heads)
         check_rate("dropout", dropout)
+        activation_function = layers.activation(activation)
+        if not isinstance(layer_norm_epsilon, (int, float)) or not layer_norm_epsilon > 0:
+            raise ValueError(f"`layer_norm_epsilon` must be a positive number, got {layer_norm_epsilon!r}.")
+        if not isinstance(pooler, bool):
+            raise ValueError(f"`pooler` must be True or False, got {pooler!r}.")
 
         # === Layers ===
         self.embeddings = layers.TokenAndPositionEmbedding(vocabulary_size, max_length, hidden_dim, name="embeddings",
                                                            dtype=dtype)
         self.segment_embedding = keras.layers.Embedding(num_segments, hidden_dim, name="segment_embedding", dtype=dtype)
-        self.embeddings_norm = keras.layers.LayerNormalization(epsilon=1e-12, name="embeddings_norm", dtype=dtype)
+        self.embeddings_norm = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="embeddings_norm",
+                                                               dtype=dtype)
         self.embeddings_dropout = keras.layers.Dropout(dropout, name="embeddings_dropout", dtype=dtype)
         self.blocks = [
-            layers.TransformerEncoderBlock(num_heads, intermediate_dim, dropout=dropout, activation=layers.gelu_tanh,
-                                           layer_norm_epsilon=1e-12, name=f"encoder_layer_{i}", dtype=dtype)
+            layers.TransformerEncoderBlock(num_heads, intermediate_dim, dropout=dropout, activation=activation_function,
+                                           layer_norm_epsilon=layer_norm_epsilon, name=f"encoder_layer_{i}",
+                                           dtype=dtype)
             for i in range(num_layers)
         ]
-        self.pooler = keras.layers.Dense(hidden_dim, activation="tanh", name="pooler", dtype=dtype)
+        self.pooler = keras.layers.Dense(hidden_dim, activation="tanh", name="pooler", dtype=dtype) if pooler else None
 
         # === Functional model ===
         token_ids = keras.Input((None,), dtype="int32", name="token_ids")
@@ -83,10 +100,16 @@ class BertBackbone(Backbone):
         padding_mask = ops.not_equal(token_ids, 0)
         for block in self.blocks:
             x = block(x, padding_mask=padding_mask)
-        pooled = self.pooler(ops.take(x, 0, axis=1))
-        super().__init__(inputs={"token_ids": token_ids, "segment_ids": segment_ids},
-                         outputs={"sequence_output": x, "pooled_output": pooled}, dtype=dtype, **kwargs)
+        outputs = {"sequence_output": x}
+        if pooler:
+            outputs["pooled_output"] = self.pooler(ops.take(x, 0, axis=1))
+        super().__init__(inputs={"token_ids": token_ids, "segment_ids": segment_ids}, outputs=outputs, dtype=dtype,
+                         **kwargs)
         self._remember(locals())
+
+    @property
+    def activation_function(self):
+        return layers.activation(self._settings["activation"])
 
     @property
     def token_embedding(self):

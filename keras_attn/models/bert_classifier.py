@@ -32,6 +32,8 @@ class BertClassifier(Classifier):
 
     def __init__(self, backbone, num_classes=2, classifier_dropout=0.1, name="bert_classifier", **kwargs):
         self.check_backbone(backbone)
+        if not backbone.get_config()["pooler"]:
+            raise ValueError("`backbone` has no pooler (pooler=False); a BertClassifier reads the pooled [CLS] vector.")
         check_positive_int("num_classes", num_classes)
         check_rate("classifier_dropout", classifier_dropout)
         self.backbone = backbone
@@ -45,11 +47,3 @@ class BertClassifier(Classifier):
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes, "classifier_dropout": self.classifier_dropout}
-
-    @property
-    def vocabulary_size(self):
-        return self.backbone.embeddings.vocabulary_size
-
-    @property
-    def max_length(self):
-        return self.backbone.embeddings.sequence_length

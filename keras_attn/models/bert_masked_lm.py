@@ -7,7 +7,7 @@ import numpy as np
 
 from keras_attn import layers
 from keras_attn.models.bert_backbone import BertBackbone
-from keras_attn.models.classifier import cls_token_ids
+from keras_attn.models.sentence_task import cls_token_ids
 from keras_attn.models.task import MASKED_LM, Piece, Task, token_ids_spec, token_loss_and_metrics
 
 
@@ -40,8 +40,9 @@ class BertMaskedLM(Task):
         self.backbone = backbone
         token_embedding = backbone.token_embedding
         self.head = layers.MaskedLMHead(token_embedding.input_dim, token_embedding=token_embedding,
-                                        activation=layers.gelu_tanh, name="masked_lm_head",
-                                        dtype=backbone.dtype_policy)
+                                        activation=backbone.activation_function,
+                                        layer_norm_epsilon=backbone.get_config()["layer_norm_epsilon"],
+                                        name="masked_lm_head", dtype=backbone.dtype_policy)
         inputs = {**backbone.input, "mask_positions": keras.Input((None,), dtype="int32", name="mask_positions")}
         sequence = backbone({"token_ids": inputs["token_ids"], "segment_ids": inputs["segment_ids"]})["sequence_output"]
         super().__init__(inputs=inputs, outputs=self.head(sequence, inputs["mask_positions"]), name=name, **kwargs)
@@ -58,7 +59,7 @@ class BertMaskedLM(Task):
 
     @property
     def max_length(self):
-        return self.backbone.embeddings.sequence_length
+        return self.backbone.get_config()["max_length"]
 
     def export_lengths(self, lengths):
         return {"max_length": self.max_length}
@@ -69,10 +70,10 @@ class BertMaskedLM(Task):
 
     def runtime_spec(self, lengths):
         return {"task": self.task_type, "max_length": lengths["max_length"],
-                "vocabulary_sizes": {"token_ids": self.backbone.embeddings.vocabulary_size}}
+                "vocabulary_sizes": {"token_ids": self.backbone.get_config()["vocabulary_size"]}}
 
     def example_inputs(self, lengths, rng, row_lengths):
-        ids = cls_token_ids(rng, row_lengths, self.backbone.embeddings.vocabulary_size)
+        ids = cls_token_ids(rng, row_lengths, self.backbone.get_config()["vocabulary_size"])
         positions = np.stack([rng.integers(1, max(2, n), 2) for n in row_lengths]).astype("int32")
         return {"token_ids": ids, "segment_ids": np.zeros_like(ids), "mask_positions": positions}
 

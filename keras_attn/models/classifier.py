@@ -1,44 +1,19 @@
-"""The base of every text classifier: token ids that start with `[CLS]` →
-class logits, exported as one `forward` piece."""
+"""The base of every text classifier: a sentence (`[CLS]` first) → class logits."""
 
 import keras
-import numpy as np
 
-from keras_attn.models.task import CLASSIFICATION, Piece, Task, random_token_ids, token_ids_spec
-from keras_attn.tokenizers.vocabulary import CLS_ID
-
-
-def cls_token_ids(rng, row_lengths, vocabulary_size):
-    """Random token ids that start with `[CLS]`, right-padded to `row_lengths`."""
-    ids = random_token_ids(rng, row_lengths, vocabulary_size)
-    ids[:, 0] = CLS_ID
-    return ids
+from keras_attn.models.sentence_task import SentenceTask
+from keras_attn.models.task import CLASSIFICATION
 
 
-class Classifier(Task):
-    """Class attribute `extra_inputs`: inputs besides the token ids, all
-    zeros (BERT's one segment)."""
+class Classifier(SentenceTask):
+    """A `SentenceTask` trained and scored on a classification data task."""
 
     task_type = CLASSIFICATION
-    extra_inputs = ()
-
-    @property
-    def vocabulary_size(self):
-        raise NotImplementedError
-
-    @property
-    def max_length(self):
-        """The longest input the model accepts (its position table)."""
-        raise NotImplementedError
 
     @property
     def num_classes(self):
         return self.output.shape[-1]
-
-    def forward_inputs(self, token_ids, zeros_like=np.zeros_like):
-        """The named inputs for a batch of token ids; `zeros_like` makes the
-        extra inputs (pass `tf.zeros_like` inside a TensorFlow graph)."""
-        return {"token_ids": token_ids, **{name: zeros_like(token_ids) for name in self.extra_inputs}}
 
     def default_loss_and_metrics(self):
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True), [
@@ -54,21 +29,3 @@ class Classifier(Task):
 
         x, labels = self.fit_inputs(task, split)
         return {f"{split}_accuracy": scoring.accuracy(self, x, labels, batch_size)}
-
-    def export_lengths(self, lengths):
-        return {"max_length": self.max_length}
-
-    def pieces(self, lengths):
-        names = ("token_ids",) + tuple(self.extra_inputs)
-        return [Piece("forward", self, {name: token_ids_spec() for name in names},
-                      {name: self.max_length for name in names}, adapt=self.call_inputs)]
-
-    def runtime_spec(self, lengths):
-        return {"task": self.task_type, "zero_inputs": list(self.extra_inputs), "max_length": lengths["max_length"],
-                "vocabulary_sizes": {"token_ids": self.vocabulary_size}}
-
-    def example_inputs(self, lengths, rng, row_lengths):
-        return self.forward_inputs(cls_token_ids(rng, row_lengths, self.vocabulary_size))
-
-    def real_inputs(self, task, count):
-        return self.forward_inputs(task.splits["test"][0][:count])

@@ -18,7 +18,7 @@ import inspect
 import keras
 import numpy as np
 
-from keras_attn.data.tasks import CLASSIFICATION, MASKED_LM, TRANSLATION  # noqa: F401  (re-exported)
+from keras_attn.data.tasks import CLASSIFICATION, EMBEDDING, MASKED_LM, TRANSLATION  # noqa: F401  (re-exported)
 from keras_attn.tokenizers.vocabulary import PAD_ID
 
 
@@ -117,6 +117,13 @@ class Task(keras.Model):
         """A task with a new backbone, from flat settings (unknown keys refused by the caller)."""
         backbone_settings, own = cls.split_settings(settings)
         return cls(cls.backbone_class(**backbone_settings), **own)
+
+    def current_settings(self):
+        """This model's settings, flat, as `from_settings` takes them: its
+        backbone's arguments and its own (what `config.json` records)."""
+        backbone_keys, own_keys = self.split_settings(self.settings())
+        backbone, own = self.backbone.get_config(), self.get_config()
+        return {**{key: backbone[key] for key in backbone_keys}, **{key: own[key] for key in own_keys}}
 
     @classmethod
     def check_backbone(cls, backbone):

@@ -46,11 +46,3 @@ class TransformerClassifier(Classifier):
     def get_config(self):
         return {**super().get_config(), "hidden_units": self.hidden_units, "num_classes": self.num_classes,
                 "classifier_dropout": self.classifier_dropout}
-
-    @property
-    def vocabulary_size(self):
-        return self.backbone.embedding.vocabulary_size
-
-    @property
-    def max_length(self):
-        return self.backbone.embedding.sequence_length

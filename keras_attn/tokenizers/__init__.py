@@ -1,7 +1,8 @@
 """Tokenization: text ↔ token ids, one interface for every tokenizer.
 
-Every tokenizer is a `Tokenizer` (see `base.py`) over a `Vocabulary` whose
-first ids are the reserved tokens (`[PAD]` is 0):
+Every tokenizer is a `Tokenizer` (see `base.py`) over a `Vocabulary`: the
+zoo's start with the reserved tokens, a published BERT's name their
+special tokens; `[PAD]` is 0 in both:
 
 - `encode(text) → [ids]`, `decode(ids) → text` (up to `[END]`, reserved
   tokens dropped), `pieces(ids) → [str]` (the tokens, e.g. for a plot);
@@ -12,7 +13,8 @@ Tokenizations by name (what a task and its `config.json` record):
 `characters` (the built-in `dates` task), `words` (`sentiment`),
 `wordpiece` (lower-cased; BERT and SST-2; `tf_wordpiece` learns
 vocabularies with tensorflow-text, and `WordPieceTokenizer` reproduces its
-ids in pure Python) and `sentencepiece` (cased subwords, exact
+ids in pure Python), `bert_wordpiece` (a published BERT's vocabulary and
+normalizer, as Hugging Face runs them) and `sentencepiece` (cased subwords, exact
 detokenization: the translation corpora).
 
 >>> tokenizer = CharacterTokenizer(Vocabulary.from_tokens("0123456789-"))
@@ -24,6 +26,7 @@ detokenization: the translation corpora).
 
 from keras_attn import _lazy
 from keras_attn.tokenizers.base import CharacterTokenizer, Tokenizer, WordTokenizer
+from keras_attn.tokenizers.bert_wordpiece import BERT_SPECIAL_TOKENS, BertWordPieceTokenizer
 from keras_attn.tokenizers.sentencepiece import SentencePieceTokenizer
 from keras_attn.tokenizers.vocabulary import Vocabulary
 from keras_attn.tokenizers.wordpiece import WordPieceTokenizer
@@ -31,9 +34,11 @@ from keras_attn.tokenizers.wordpiece import WordPieceTokenizer
 # TensorFlow-only modules, loaded when asked for.
 __getattr__, _ = _lazy.submodules(__name__, ("tf_graph", "tf_wordpiece"))
 
-TOKENIZERS = {cls.name: cls for cls in (CharacterTokenizer, WordTokenizer, WordPieceTokenizer, SentencePieceTokenizer)}
+TOKENIZERS = {cls.name: cls for cls in (CharacterTokenizer, WordTokenizer, WordPieceTokenizer, SentencePieceTokenizer,
+                                         BertWordPieceTokenizer)}
 
 
 
-__all__ = ["CharacterTokenizer", "SentencePieceTokenizer", "TOKENIZERS", "Tokenizer", "Vocabulary",
+__all__ = ["BERT_SPECIAL_TOKENS", "BertWordPieceTokenizer", "CharacterTokenizer", "SentencePieceTokenizer", "TOKENIZERS",
+           "Tokenizer", "Vocabulary",
            "WordPieceTokenizer", "WordTokenizer"]

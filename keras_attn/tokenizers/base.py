@@ -66,14 +66,20 @@ class Tokenizer:
         """Token ids of `text` (unknown tokens become `[UNK]`)."""
         return self.vocabulary.encode(self.split(text))
 
+    def sentence_special_ids(self):
+        """`(start_ids, end_ids)` around a sentence a classifier reads: the
+        zoo's `[CLS] text`; a published BERT's `[CLS] text [SEP]`."""
+        return [self.vocabulary.cls_id], []
+
     def pieces(self, ids):
         """The tokens of `ids` up to `[END]`, without padding or `[START]`."""
         return self.vocabulary.decode(ids)
 
     def decode(self, ids):
-        """The text of `ids` up to `[END]`, reserved tokens (`[UNK]`, ...) dropped
+        """The text of `ids` up to `[END]`, special tokens (`[UNK]`, ...) dropped
         as the graph tokenizer drops them."""
-        return self.join([token for token in self.pieces(ids) if token not in RESERVED_TOKENS])
+        special = set(self.vocabulary.special_tokens.values())
+        return self.join([token for token in self.pieces(ids) if token not in special])
 
     def in_graph(self):
         """`(tokenize, detokenize, trackables)` as TensorFlow ops (TensorFlow-only):

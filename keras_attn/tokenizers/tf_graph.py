@@ -5,19 +5,20 @@ import hashlib
 
 import tensorflow as tf
 
-from keras_attn.tokenizers.vocabulary import RESERVED_TOKENS, UNK_ID
 
 
-def _real(ids):
-    """`ids` without reserved tokens (padding, `[START]`, ...), ragged."""
-    return tf.ragged.boolean_mask(ids, ids >= len(RESERVED_TOKENS))
+def _real(ids, tokenizer):
+    """`ids` without the vocabulary's special tokens (padding, `[START]`, ...), ragged."""
+    special = tf.constant(tokenizer.vocabulary.special_ids, ids.dtype)
+    return tf.ragged.boolean_mask(ids, tf.reduce_all(tf.not_equal(ids[..., None], special), axis=-1))
 
 
 def split_and_join(tokenizer):
     """Characters or words: a lookup table over `tf.strings` splits."""
     tokens = tokenizer.tokens
     table = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(tokens, tf.range(len(tokens), dtype=tf.int32)), default_value=UNK_ID
+        tf.lookup.KeyValueTensorInitializer(tokens, tf.range(len(tokens), dtype=tf.int32)),
+        default_value=tokenizer.vocabulary.unk_id
     )
     token_strings = tf.constant(tokens)
     by_character = tokenizer.separator == ""
@@ -27,7 +28,7 @@ def split_and_join(tokenizer):
         return tf.ragged.map_flat_values(table.lookup, pieces)
 
     def detokenize(ids):
-        return tf.strings.reduce_join(tf.gather(token_strings, _real(ids)), axis=-1, separator=tokenizer.separator)
+        return tf.strings.reduce_join(tf.gather(token_strings, _real(ids, tokenizer)), axis=-1, separator=tokenizer.separator)
 
     return tokenize, detokenize, [table]
 
@@ -46,7 +47,47 @@ def wordpiece(tokenizer):
         return bert.tokenize(texts).merge_dims(-2, -1)
 
     def detokenize(ids):
-        return tf.strings.reduce_join(bert.detokenize(_real(ids)), axis=-1, separator=" ")
+        return tf.strings.reduce_join(bert.detokenize(_real(ids, tokenizer)), axis=-1, separator=" ")
+
+    return tokenize, detokenize, [bert, table]
+
+
+def bert_wordpiece(tokenizer):
+    """A published BERT's tokenizer (`BertWordPieceTokenizer`): its normalizer
+    written with `tf.strings` (the same steps, in the same order), then
+    tensorflow-text's splitting and WordPiece, which leave the text's case alone.
+
+    tensorflow-text always splits CJK ideographs off and cleans control
+    characters: a tokenizer with those steps off is refused rather than
+    tokenized differently. It caps words at `max_input_chars_per_word` UTF-8
+    bytes, not characters, so a non-ASCII word of more bytes but no more
+    characters than that becomes the unknown token here only."""
+    import tensorflow_text
+
+    if not tokenizer.handle_chinese_chars or not tokenizer.clean_text:
+        raise ValueError("The in-graph BERT tokenizer needs `handle_chinese_chars` and `clean_text` on.")
+    tokens = tokenizer.tokens
+    table = tf.lookup.StaticVocabularyTable(
+        tf.lookup.KeyValueTensorInitializer(tokens, tf.range(len(tokens), dtype=tf.int64)), num_oov_buckets=1
+    )
+    unknown = tokenizer.vocabulary.special_tokens["unk"]
+    bert = tensorflow_text.BertTokenizer(table, lower_case=False, token_out_type=tf.int32, unknown_token=unknown,
+                                         max_bytes_per_word=tokenizer.max_input_chars_per_word)
+
+    def normalize(texts):
+        # Tab, newline and return are spaces; other control characters go; then every Unicode space is a space.
+        texts = tf.strings.regex_replace(texts, r"[\t\n\r]", " ")
+        texts = tf.strings.regex_replace(texts, r"[\p{C}\x{FFFD}]", "")
+        texts = tf.strings.regex_replace(texts, r"\p{Z}", " ")
+        if tokenizer.strips_accents:
+            texts = tf.strings.regex_replace(tensorflow_text.normalize_utf8(texts, "NFD"), r"\p{Mn}", "")
+        return tf.strings.lower(texts, encoding="utf-8") if tokenizer.lowercase else texts
+
+    def tokenize(texts):
+        return bert.tokenize(normalize(texts)).merge_dims(-2, -1)
+
+    def detokenize(ids):
+        return tf.strings.reduce_join(bert.detokenize(_real(ids, tokenizer)), axis=-1, separator=" ")
 
     return tokenize, detokenize, [bert, table]
 
@@ -78,6 +119,6 @@ def sentencepiece(tokenizer):
         return model.tokenize(texts)
 
     def detokenize(ids):
-        return model.detokenize(_real(ids))
+        return model.detokenize(_real(ids, tokenizer))
 
     return tokenize, detokenize, [model]

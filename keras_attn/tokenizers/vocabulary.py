@@ -10,8 +10,17 @@ RESERVED_TOKENS = (PAD, UNK, START, END, CLS, SEP, MASK)
 PAD_ID, UNK_ID, START_ID, END_ID, CLS_ID, SEP_ID, MASK_ID = range(len(RESERVED_TOKENS))
 
 
+# The roles a special token can play, and the zoo's own reserved token for each.
+ROLES = dict(zip(("pad", "unk", "start", "end", "cls", "sep", "mask"), RESERVED_TOKENS))
+
+
 class Vocabulary:
-    """A list of tokens whose first entries are `RESERVED_TOKENS`.
+    """A list of tokens, with the special tokens it uses.
+
+    The zoo's own vocabularies start with `RESERVED_TOKENS` (ids 0-6). A
+    published one (a Hugging Face BERT's `vocab.txt`) keeps its order and
+    names its special tokens in `special_tokens` (`{role: token}`, roles
+    from `ROLES`); padding must be id 0, which every model masks.
 
     Example:
     >>> vocabulary = Vocabulary.from_tokens(list("abc"))
@@ -19,16 +28,43 @@ class Vocabulary:
     [2, 9, 7, 8, 3]
     >>> "".join(vocabulary.decode([9, 7, 3, 8]))
     'ca'
+    >>> published = Vocabulary(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "hi"], {"pad": "[PAD]", "unk": "[UNK]",
+    ...                        "cls": "[CLS]", "sep": "[SEP]"})
+    >>> published.cls_id, published.end_id
+    (2, None)
     """
 
-    def __init__(self, tokens):
+    def __init__(self, tokens, special_tokens=None):
         tokens = list(tokens)
-        if tuple(tokens[: len(RESERVED_TOKENS)]) != RESERVED_TOKENS:
-            raise ValueError(f"`tokens` must start with the reserved tokens {list(RESERVED_TOKENS)}.")
         if len(set(tokens)) != len(tokens):
             raise ValueError("`tokens` has duplicates.")
         self.tokens = tokens
         self.ids = {token: i for i, token in enumerate(tokens)}
+        if special_tokens is None:
+            if tuple(tokens[: len(RESERVED_TOKENS)]) != RESERVED_TOKENS:
+                raise ValueError(f"`tokens` must start with the reserved tokens {list(RESERVED_TOKENS)}.")
+        else:
+            unknown = sorted(set(special_tokens) - set(ROLES))
+            if unknown:
+                raise ValueError(f"`special_tokens` has unknown roles {unknown}; roles: {list(ROLES)}.")
+            absent = sorted(token for token in special_tokens.values() if token not in self.ids)
+            if absent:
+                raise ValueError(f"`special_tokens` names tokens the vocabulary lacks: {absent}.")
+            for role in ("pad", "unk"):
+                if role not in special_tokens:
+                    raise ValueError(f"`special_tokens` must name the {role!r} token.")
+            if self.ids[special_tokens["pad"]] != PAD_ID:
+                raise ValueError(f"The padding token {special_tokens['pad']!r} must be id {PAD_ID}, not "
+                                 f"{self.ids[special_tokens['pad']]}: the models mask id {PAD_ID} as padding.")
+        self.special_tokens = dict(ROLES if special_tokens is None else special_tokens)
+        for role in ROLES:
+            token = self.special_tokens.get(role)
+            setattr(self, f"{role}_id", None if token is None else self.ids[token])
+
+    @property
+    def special_ids(self):
+        """The ids of every special token (dropped by `decode` and the in-graph detokenizers)."""
+        return sorted(self.ids[token] for token in self.special_tokens.values())
 
     @classmethod
     def from_tokens(cls, tokens):
@@ -40,16 +76,16 @@ class Vocabulary:
         return len(self.tokens)
 
     def encode(self, tokens, add_start_end=False):
-        ids = [self.ids.get(token, UNK_ID) for token in tokens]
-        return [START_ID] + ids + [END_ID] if add_start_end else ids
+        ids = [self.ids.get(token, self.unk_id) for token in tokens]
+        return [self.start_id] + ids + [self.end_id] if add_start_end else ids
 
     def decode(self, ids):
-        """Tokens up to the first `[END]`, without padding or `[START]`."""
+        """Tokens up to the first end token, without padding or the start token."""
         tokens = []
         for i in np.asarray(ids).tolist():
-            if i == END_ID:
+            if i == self.end_id:
                 break
-            if i not in (PAD_ID, START_ID):
+            if i not in (self.pad_id, self.start_id):
                 tokens.append(self.tokens[i])
         return tokens
 
@@ -58,6 +94,6 @@ class Vocabulary:
             f.write("\n".join(self.tokens) + "\n")
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, special_tokens=None):
         with open(path, encoding="utf-8") as f:
-            return cls(line.rstrip("\n") for line in f if line.rstrip("\n"))
+            return cls((line.rstrip("\n") for line in f if line.rstrip("\n")), special_tokens)

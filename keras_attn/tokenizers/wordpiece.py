@@ -21,7 +21,6 @@ Example:
 import unicodedata
 
 from keras_attn.tokenizers.base import Tokenizer
-from keras_attn.tokenizers.vocabulary import UNK_ID
 
 _CJK_RANGES = (
     (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
@@ -30,13 +29,18 @@ _CJK_RANGES = (
 _ASCII_WHITESPACE = " \t\n\r\f"  # RE2's \s
 
 
+def is_cjk(char):
+    """A CJK ideograph: split off as a word of its own."""
+    return any(low <= ord(char) <= high for low, high in _CJK_RANGES)
+
+
 def _is_delimiter(char):
     code = ord(char)
     if 33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126:
         return True
     if unicodedata.category(char).startswith("P"):
         return True
-    return any(low <= code <= high for low, high in _CJK_RANGES)
+    return is_cjk(char)
 
 
 def _fold(text):
@@ -80,9 +84,13 @@ class WordPieceTokenizer(Tokenizer):
         super().__init__(vocabulary)
         self.ids = self.vocabulary.ids
 
+    def word_too_long(self, word):
+        return len(word.encode("utf-8")) > self.max_bytes_per_word
+
     def _word_ids(self, word):
-        if len(word.encode("utf-8")) > self.max_bytes_per_word:
-            return [UNK_ID]
+        unknown = [self.vocabulary.unk_id]
+        if self.word_too_long(word):
+            return unknown
         ids, start = [], 0
         while start < len(word):
             end = len(word)
@@ -93,7 +101,7 @@ class WordPieceTokenizer(Tokenizer):
                     break
                 end -= 1
             if end == start:
-                return [UNK_ID]
+                return unknown
             start = end
         return ids
 

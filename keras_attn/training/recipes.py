@@ -143,8 +143,9 @@ def _fit(model, name, task, out_dir, overrides, epochs, batch_size, learning_rat
         **(report or {}),
     }
     # Written first, so that the checkpoint is usable (translate, export) while training runs.
-    run_directory.write_config(out_dir, type(model), name, task.tokenizers, {**zoo.config(name), **overrides},
-                               task.metadata())
+    # A preset's run records its settings over the preset's; an imported model's (no preset), its own.
+    settings = {**zoo.config(name), **overrides} if name else model.current_settings()
+    run_directory.write_config(out_dir, type(model), name, task.tokenizers, settings, task.metadata())
     rows = batch_multiple()  # under data parallelism every batch splits evenly over the devices
     train_batches = LengthBucketedBatches(
         *model.fit_inputs(task, "train"), batch_size=batch_size, row_multiple=rows, seed=seed
@@ -153,7 +154,7 @@ def _fit(model, name, task, out_dir, overrides, epochs, batch_size, learning_rat
         *model.fit_inputs(task, "validation"), batch_size=batch_size, shuffle=False, row_multiple=rows
     )
     compile_model(model, learning_rate, total_steps=len(train_batches) * epochs if model.warmup else None)
-    with progress.step(f"training {name} for {epochs} epoch(s)"):
+    with progress.step(f"training {name or type(model).__name__} for {epochs} epoch(s)"):
         model, report["history"], report["stopped_by_time_limit"] = _fit_best_epoch(
             model, train_batches, validation_batches, epochs, out_dir, verbose, time_limit
         )
@@ -268,8 +269,11 @@ def pretrained_tokenizer(pretrained_dir):
 
 
 def finetune(pretrained_dir, task, out_dir, random_init=False, **fit_args):
-    """Fine-tunes the model that `pretrain` left in `pretrained_dir` as a
-    classifier on `task` (tokenized with `pretrained_tokenizer`).
+    """Fine-tunes the BERT in `pretrained_dir` as a classifier on `task`
+    (tokenized with `pretrained_tokenizer`): a run of `pretrain` (the
+    preset's classifier over its pretrained backbone) or an imported
+    checkpoint (`keras-attn import`: a `BertClassifier` over its backbone,
+    with a new head; the pooler too where the checkpoint had none).
 
     `random_init=True` trains the same architecture, vocabulary and recipe
     from random weights: the baseline that measures what pretraining gave.
@@ -277,24 +281,46 @@ def finetune(pretrained_dir, task, out_dir, random_init=False, **fit_args):
     """
     metadata = run_directory.read_config(pretrained_dir)
     name = metadata["preset"]
-    spec = zoo.preset(name)
-    if spec.pretraining_class is None or models.task_class(metadata["class"]) is not spec.pretraining_class:
-        raise ValueError(f"{pretrained_dir} holds no masked-LM pretraining (see `keras-attn pretrain`).")
-    spec.task_class.check_data(task, name)  # before reading the task's vocabulary
+    pretrained_class = models.task_class(metadata["class"])
+    if name is None:  # an imported checkpoint
+        if pretrained_class.backbone_class is not models.BertBackbone:
+            raise ValueError(f"{pretrained_dir} holds a {pretrained_class.__name__}; fine-tuning needs a BERT.")
+        task_class, defaults = models.BertClassifier, {}
+    else:
+        spec = zoo.preset(name)
+        if spec.pretraining_class is None or pretrained_class is not spec.pretraining_class:
+            raise ValueError(f"{pretrained_dir} holds no masked-LM pretraining (see `keras-attn pretrain`).")
+        task_class, defaults = spec.task_class, zoo.config(name)
+    task_class.check_data(task, name)  # before reading the task's vocabulary
     if task.vocabulary.tokens != pretrained_tokenizer(pretrained_dir).tokens:
         raise ValueError("Tokenize the fine-tuning task with the pretraining vocabulary (`pretrained_tokenizer`).")
-    config = {**zoo.config(name), **metadata["config"], "num_classes": task.num_classes}
+    # A pretraining run records the preset's settings; an import, its own model's (the backbone's are kept).
+    recorded = metadata["config"] if name else task_class.split_settings(metadata["config"])[0]
+    config = {**task_class.settings(), **defaults, **recorded, "pooler": True, "num_classes": task.num_classes}
     if task.max_length > config["max_length"]:
         raise ValueError(f"The task's rows ({task.max_length}) exceed the pretrained max_length ({config['max_length']}).")
     if random_init:
-        model = zoo.build(name, **config)
+        model = task_class.from_settings(**config)
     else:
-        # The pretrained backbone under the preset's head.
-        model = spec.task_class(run_directory.load_model(pretrained_dir).backbone,
-                                **spec.task_class.split_settings(config)[1])
-    overrides = {key: value for key, value in config.items() if zoo.config(name).get(key) != value}
+        backbone = with_pooler(run_directory.load_model(pretrained_dir).backbone)
+        model = task_class(backbone, **task_class.split_settings(config)[1])
+    overrides = {key: value for key, value in config.items() if defaults.get(key) != value}
     report = {"pretrained": None if random_init else os.path.abspath(pretrained_dir)}
     return fit(model, name, task, out_dir, overrides, report=report, **fit_args)
+
+
+def with_pooler(backbone):
+    """`backbone` itself if it has its pooler; otherwise a copy with a new
+    (freshly initialized) one, as `transformers` does for a classifier over a
+    checkpoint saved without it."""
+    if backbone.get_config()["pooler"]:
+        return backbone
+    copy = type(backbone).from_config({**backbone.get_config(), "pooler": True})
+    weights = {variable.path: variable for variable in backbone.weights}
+    for variable in copy.weights:
+        if variable.path in weights:
+            variable.assign(weights[variable.path])
+    return copy
 
 
 def evaluate(model, task, split="test", batch_size=64, limit=None, beam_size=None):
