@@ -5,6 +5,7 @@ Submodules load on first use, so `import keras_attn` stays light and a
 numpy-only consumer (the ONNX runtime helpers) never pulls in Keras.
 
 Layout: `layers`, `models` (backbones and task classes) and `zoo`;
+`checkpoints` (published Hugging Face BERTs in and out);
 `tokenizers` and `data`; `run_directory`; `training`; `inference` (search,
 decoding, translation); `runtime` (exported models without TensorFlow or
 Keras).
@@ -18,6 +19,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
+    "checkpoints",
     "cli",
     "data",
     "export",

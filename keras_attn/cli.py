@@ -5,6 +5,8 @@
     keras-attn train transformer --task dates --epochs 3 --out runs/transformer
     keras-attn pretrain bert-mini --data wikitext-2,sst2-text --out runs/bert-mini-mlm
     keras-attn finetune runs/bert-mini-mlm --data sst2 --out runs/bert-mini-sst2
+    keras-attn import all-MiniLM-L6-v2 --out runs/minilm
+    keras-attn export-huggingface runs/minilm-sst2 --out hf/minilm-sst2
     keras-attn export runs/transformer/model.keras --out exports/transformer --quantize int8
     keras-attn verify exports/transformer
 """
@@ -151,6 +153,19 @@ def _parser():
     export.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     export.add_argument("--max-source-length", type=int, help="fixed source length of bahdanau pieces")
     export.add_argument("--max-target-length", type=int, help="fixed target length of bahdanau pieces")
+
+    imports = commands.add_parser("import", help="make a run directory of a Hugging Face BERT directory "
+                                  "(BertModel, BertForMaskedLM, BertForSequenceClassification; safetensors only)")
+    imports.add_argument("path", help="a directory with config.json, model.safetensors and the tokenizer")
+    imports.add_argument("--out", required=True, help="the run directory to write")
+    imports.add_argument("--sentences", help="a text file, one sentence a line, held out for `verify` "
+                         "(default: eight built-in English sentences)")
+    imports.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+
+    export_hf = commands.add_parser("export-huggingface", help="write a run's BERT as a Hugging Face directory")
+    export_hf.add_argument("directory", help="a run directory of an imported BERT (or one fine-tuned from it)")
+    export_hf.add_argument("--out", required=True, help="the directory to write")
+    export_hf.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
 
     translate = commands.add_parser("translate", help="translate text with a trained model directory")
     translate.add_argument("directory", help="a directory written by `keras-attn train`")
@@ -372,6 +387,26 @@ def _verify(args):
     return 0 if report["passed"] else 1
 
 
+def _import(args):
+    from keras_attn.checkpoints import huggingface_bert
+
+    sentences = huggingface_bert.SENTENCES
+    if args.sentences:
+        with open(args.sentences, encoding="utf-8") as f:
+            sentences = f.read().splitlines()
+    model, tokenizer = huggingface_bert.import_checkpoint(args.path, args.out, overwrite=args.overwrite,
+                                                          sentences=sentences)
+    print(f"imported a {type(model).__name__} ({model.count_params():,} parameters, {len(tokenizer.vocabulary):,} "
+          f"tokens) to {args.out}")
+
+
+def _export_huggingface(args):
+    from keras_attn.checkpoints import huggingface_bert
+
+    model = huggingface_bert.export_checkpoint(args.directory, args.out, overwrite=args.overwrite)
+    print(f"wrote the {type(model).__name__} of {args.directory} as a Hugging Face directory to {args.out}")
+
+
 def _translate(args):
     from keras_attn.inference.translation import Translator, plot_attention
 
@@ -438,6 +473,8 @@ def main(argv=None):
         "finetune": lambda: _finetune(args),
         "evaluate": lambda: _evaluate(args),
         "export": lambda: _export(args),
+        "import": lambda: _import(args),
+        "export-huggingface": lambda: _export_huggingface(args),
         "translate": lambda: _translate(args),
         "verify": lambda: _verify(args),
     }

@@ -151,7 +151,7 @@ class ExportedModel:
 
     def _generation(self, source_ids, max_length):
         """`(generator, prompt ids, steps)`, the inputs checked, and the start and end ids."""
-        spec = self._require("translation", "decode; use classify()")
+        spec = self._require("translation", "decode")
         prompt = spec["prompt_input"]
         source_ids = check_token_ids("source_ids", source_ids, spec["vocabulary_sizes"][prompt],
                                      spec["max_prompt_length"])
@@ -169,12 +169,20 @@ class ExportedModel:
         arguments, ids = self._generation(source_ids, max_length)
         return search.beam_search(*arguments, beam_size=check_range("beam_size", beam_size, 1), alpha=alpha, **ids)
 
-    def classify(self, token_ids):
-        """Class probabilities `(batch, num_classes)` of token ids that start with `[CLS]`."""
-        spec = self._require("classification", "classify; use greedy() or beam()")
+    def _forward(self, spec, token_ids):
         token_ids = check_token_ids("token_ids", token_ids, spec["vocabulary_sizes"]["token_ids"], spec["max_length"])
         inputs = {"token_ids": token_ids, **{name: np.zeros_like(token_ids) for name in spec["zero_inputs"]}}
-        return softmax(self.runners["forward"](inputs)["logits"])
+        return self.runners["forward"](inputs)
+
+    def classify(self, token_ids):
+        """Class probabilities `(batch, num_classes)` of token ids that start with `[CLS]`."""
+        spec = self._require("classification", "classify")
+        return softmax(self._forward(spec, token_ids)["logits"])
+
+    def embed(self, token_ids):
+        """Sentence embeddings `(batch, dim)` of packed token ids (`[CLS] text [SEP]`)."""
+        spec = self._require("embedding", "embed")
+        return np.asarray(self._forward(spec, token_ids)["embedding"])
 
 
 def softmax(logits):

@@ -26,6 +26,9 @@ Pass rules (`_status`): float32, max abs error of the logits <= 1e-4 (and
 identical greedy tokens); every artifact against itself with more padding,
 the same; float16, argmax agreement with Keras >= 99%; int8, >= 95% on the
 run's held-out examples and in greedy decoding (random ids: reported).
+Sentence embeddings (an `embedding` output) have no argmax: their floor is
+the cosine similarity to Keras, row by row, >= 0.9999 in float32 and >= 0.99
+quantized, on every case.
 """
 
 import json
@@ -40,6 +43,8 @@ from keras_attn.saving import float32_copy
 FLOAT32_TOLERANCE = 1e-4
 # Argmax agreement with Keras that quantized artifacts must reach (see `_status`).
 QUANTIZED_AGREEMENT = {"fp16": 0.99, "int8": 0.95}
+# The least cosine similarity to Keras of an embedding, row by row.
+COSINE_FLOOR = {"float32": 0.9999, "fp16": 0.99, "int8": 0.99}
 EXTRA_PADDING = 3
 
 
@@ -81,14 +86,18 @@ def real_case(model, directory, manifest):
     task = run_directory.load_held_out(directory)
     if task is None or any(task.lengths()[name] > manifest["lengths"][name] for name in manifest["lengths"]):
         return None
-    return {name: _trim(value) for name, value in model.real_inputs(task, 8).items()}
+    return _trim(model.real_inputs(task, 8))
 
 
-def _trim(ids):
-    """Drops the columns that are padding in every row (2-D token ids only)."""
-    if ids.ndim != 2 or ids.shape[1] == 0:
-        return ids
-    return ids[:, : max(1, int((ids != 0).sum(1).max()))]
+def _trim(inputs):
+    """Drops the columns that are padding in every row of the 2-D token ids;
+    arrays of one shape (token ids and their all-zero segment ids) keep one width."""
+    widths = {}
+    for value in inputs.values():
+        if value.ndim == 2 and value.shape[1]:
+            widths[value.shape] = max(widths.get(value.shape, 1), int((value != 0).sum(1).max()))
+    return {name: value[:, : widths[value.shape]] if value.shape in widths else value
+            for name, value in inputs.items()}
 
 
 def make_cases(model, manifest, seed=0):
@@ -129,7 +138,16 @@ def _compare(reference, candidate, source_ids=None, source_aligned=()):
         if name == "logits":
             worst["logits_error"] = error
             worst["argmax_agreement"] = float(np.mean(got.argmax(-1) == ref.argmax(-1)))
+        if name == "embedding":
+            worst["cosine"] = cosine_similarity(got, ref)
     return worst
+
+
+def cosine_similarity(got, ref):
+    """The least cosine similarity of matching rows (1 where both rows are zero)."""
+    norms = np.linalg.norm(got, axis=-1) * np.linalg.norm(ref, axis=-1)
+    cosine = np.where(norms > 0, (got * ref).sum(-1) / np.maximum(norms, 1e-30), 1.0)
+    return float(cosine.min()) if cosine.size else 1.0
 
 
 def _status(artifact, row, case):
@@ -140,6 +158,11 @@ def _status(artifact, row, case):
     held-out examples and greedy decoding for int8 (random ids through an
     int8 model are reported only)."""
     quantization = artifact["quantization"]
+    if "cosine" in row:
+        exact = quantization == "float32" or case == "padding"
+        floor = COSINE_FLOOR["float32" if exact else quantization]
+        close = row["max_abs_error"] <= FLOAT32_TOLERANCE or not exact
+        return "pass" if close and row["cosine"] >= floor else "fail"
     if quantization == "float32" or case == "padding":
         ok = row.get("logits_error", row["max_abs_error"]) <= FLOAT32_TOLERANCE
         return "pass" if ok and row.get("tokens_equal", True) else "fail"
@@ -208,8 +231,10 @@ def _text_row(directory, artifact, model, manifest):
         agreement = float(np.mean([a == b for a, b in zip(got, expected)]))
         status = "pass" if agreement == 1.0 else "fail"
         return {"case": "real", "max_abs_error": 0.0, "relative_error": 0.0, "argmax_agreement": agreement, "status": status}
-    row = _compare({"logits": expected}, {"logits": got["probabilities"].numpy()})
-    row.update(case="real", status="pass" if row["max_abs_error"] <= FLOAT32_TOLERANCE else "fail")
+    name = signature.outputs[0]["name"]
+    row = _compare({signature.compared: expected}, {signature.compared: got[name].numpy()})
+    row.update(case="real", status=_status(artifact, row, "real") if "cosine" in row else
+               "pass" if row["max_abs_error"] <= FLOAT32_TOLERANCE else "fail")
     return row
 
 
@@ -317,16 +342,16 @@ def verify(directory, model):
 
 def format_table(report):
     """One line per artifact and case, then the cross-format differences."""
-    header = f"{'artifact':34s} {'case':9s} {'max abs err':>11s} {'rel err':>9s} {'argmax':>7s}  status"
+    header = f"{'artifact':34s} {'case':9s} {'max abs err':>11s} {'rel err':>9s} {'argmax':>7s} {'cosine':>8s}  status"
     lines = [header, "-" * len(header)]
     for row in report["rows"]:
         agreement = "" if row["argmax_agreement"] is None else f"{100 * row['argmax_agreement']:.1f}%"
         errors = ("-" if row["max_abs_error"] is None else f"{row['max_abs_error']:.2e}",
                   "-" if row["relative_error"] is None else f"{row['relative_error']:.2e}")
         reason = f"  ({row['reason']})" if row.get("reason") else ""
-        lines.append(
-            f"{row['path']:34s} {row['case']:9s} {errors[0]:>11s} {errors[1]:>9s} {agreement:>7s}  {row['status']}{reason}"
-        )
+        cosine = f"{row['cosine']:.6f}" if row.get("cosine") is not None else ""
+        lines.append(f"{row['path']:34s} {row['case']:9s} {errors[0]:>11s} {errors[1]:>9s} {agreement:>7s} "
+                     f"{cosine:>8s}  {row['status']}{reason}")
     if report["cross_format"]:
         lines += ["", "float32 formats against each other (max abs difference):"]
         for row in report["cross_format"]:

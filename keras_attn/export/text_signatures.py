@@ -1,5 +1,6 @@
 """A SavedModel that takes text: `translate(tf.string) → tf.string` for
 generative models, `classify(tf.string) → probabilities` for classifiers,
+`embed(tf.string) → embedding` for sentence encoders,
 with the run's tokenizer in the graph (`Tokenizer.in_graph`), the inputs
 packed by the same `SequencePacker` as the run's data, and, for
 translation, the compiled greedy search that `generate` runs
@@ -12,17 +13,17 @@ Each signature also computes its reference with Keras on the same text
 import numpy as np
 import tensorflow as tf
 
-from keras_attn.data.packing import SequencePacker
+from keras_attn.data.packing import SequencePacker, sentence_packer
 from keras_attn.inference import decoding
-from keras_attn.models import CLASSIFICATION, TRANSLATION
+from keras_attn.models import CLASSIFICATION, EMBEDDING, TRANSLATION
 from keras_attn.runtime import softmax
-from keras_attn.tokenizers.vocabulary import CLS_ID
 
 TRUNCATED = {"name": "truncated", "dtype": "bool", "shape": [None]}
 
 
 class TranslateSignature:
     name = "translate"
+    compared = "translation"
     outputs = [{"name": "translation", "dtype": "string", "shape": [None]}, TRUNCATED]
 
     @staticmethod
@@ -50,32 +51,52 @@ class TranslateSignature:
         return [tokenizers["target"].decode(row) for row in result.tokens]
 
 
-class ClassifySignature:
-    name = "classify"
-    outputs = [{"name": "probabilities", "dtype": "float32", "shape": [None, None]}, TRUNCATED]
+class SentenceSignature:
+    """Sentences → one row each (`SentenceTask` models): the text packed as the
+    model's data is (`sentence_packer`), the model, then `result` on its output."""
 
     @staticmethod
-    def packer(lengths):
-        return SequencePacker(lengths["max_length"], [CLS_ID], pad_to_max_length=False)
+    def packer(lengths, tokenizers):
+        return sentence_packer(tokenizers["source"], lengths["max_length"], pad_to_max_length=False)
 
     def endpoint(self, archive, model, tokenizers, lengths):
         tokenize = _track(archive, tokenizers["source"])[0]
         archive.track(model)
-        packer = self.packer(lengths)
+        packer = self.packer(lengths, tokenizers)
 
-        def classify(texts):
+        def signature(texts):
             ids, truncated = packer.pack_in_graph(tokenize(texts))
-            logits = model(model.call_inputs(model.forward_inputs(ids, tf.zeros_like)), training=False)
-            return {"probabilities": tf.nn.softmax(logits, axis=-1), "truncated": truncated}
+            outputs = model(model.call_inputs(model.forward_inputs(ids, tf.zeros_like)), training=False)
+            return {self.outputs[0]["name"]: self.result(outputs, in_graph=True), "truncated": truncated}
 
-        return classify
+        return signature
 
     def reference(self, model, tokenizers, texts, lengths):
-        ids, _ = self.packer(lengths).pack([tokenizers["source"].encode(text) for text in texts])
-        return softmax(model(model.call_inputs(model.forward_inputs(ids)), training=False))
+        ids, _ = self.packer(lengths, tokenizers).pack([tokenizers["source"].encode(text) for text in texts])
+        return self.result(model(model.call_inputs(model.forward_inputs(ids)), training=False), in_graph=False)
 
 
-SIGNATURES = {TRANSLATION: TranslateSignature(), CLASSIFICATION: ClassifySignature()}
+class ClassifySignature(SentenceSignature):
+    name = "classify"
+    compared = "logits"  # the probabilities, compared as parity compares logits
+    outputs = [{"name": "probabilities", "dtype": "float32", "shape": [None, None]}, TRUNCATED]
+
+    @staticmethod
+    def result(logits, in_graph):
+        return tf.nn.softmax(logits, axis=-1) if in_graph else softmax(logits)
+
+
+class EmbedSignature(SentenceSignature):
+    name = "embed"
+    compared = "embedding"  # checked by its cosine similarity (see `parity`)
+    outputs = [{"name": "embedding", "dtype": "float32", "shape": [None, None]}, TRUNCATED]
+
+    @staticmethod
+    def result(outputs, in_graph):
+        return outputs["embedding"] if in_graph else np.asarray(outputs["embedding"])
+
+
+SIGNATURES = {TRANSLATION: TranslateSignature(), CLASSIFICATION: ClassifySignature(), EMBEDDING: EmbedSignature()}
 
 
 def signature_for(model):
