@@ -24,7 +24,7 @@ LAYERS = [
     ("models", ["keras_attn.models", "keras_attn.saving"]),
     ("zoo", ["keras_attn.zoo"]),
     ("run directories", ["keras_attn.run_directory"]),
-    ("recipes, translation and export", ["keras_attn.training", "keras_attn.inference.translation",
+    ("recipes, translation and export", ["keras_attn.training", "keras_attn.inference.translation", "keras_attn.checkpoints",
                                          "keras_attn.export"]),
     ("command line", ["keras_attn.cli", "keras_attn"]),
 ]
