@@ -26,7 +26,7 @@ Pass rules (`_status`): float32, max abs error of the logits <= 1e-4 (and
 identical greedy tokens); every artifact against itself with more padding,
 the same; float16, argmax agreement with Keras >= 99%; int8, >= 95% on the
 run's held-out examples and in greedy decoding (random ids: reported).
-Sentence embeddings (an `embedding` output) have no argmax: their floor is
+Sentence embeddings (a model's `directional` outputs) have no argmax: their floor is
 the cosine similarity to Keras, row by row, >= 0.9999 in float32 and >= 0.99
 quantized, on every case.
 """
@@ -120,10 +120,11 @@ def _padded(inputs, artifact, extra):
     return out
 
 
-def _compare(reference, candidate, source_ids=None, source_aligned=()):
+def _compare(reference, candidate, source_ids=None, source_aligned=(), directional=()):
     """Max abs and relative errors over the reference's shape, and argmax
     agreement of the logits; outputs over source positions (the model's
-    `source_aligned`) only at real source positions."""
+    `source_aligned`) only at real source positions; the least cosine
+    similarity of the model's `directional` outputs."""
     worst = {"max_abs_error": 0.0, "relative_error": 0.0, "argmax_agreement": None}
     for name, ref in reference.items():
         got = candidate[name][tuple(slice(0, n) for n in ref.shape)].astype("float64")
@@ -138,8 +139,8 @@ def _compare(reference, candidate, source_ids=None, source_aligned=()):
         if name == "logits":
             worst["logits_error"] = error
             worst["argmax_agreement"] = float(np.mean(got.argmax(-1) == ref.argmax(-1)))
-        if name == "embedding":
-            worst["cosine"] = cosine_similarity(got, ref)
+        if name in directional:
+            worst["cosine"] = min(worst.get("cosine", 1.0), cosine_similarity(got, ref))
     return worst
 
 
@@ -232,7 +233,8 @@ def _text_row(directory, artifact, model, manifest):
         status = "pass" if agreement == 1.0 else "fail"
         return {"case": "real", "max_abs_error": 0.0, "relative_error": 0.0, "argmax_agreement": agreement, "status": status}
     name = signature.outputs[0]["name"]
-    row = _compare({signature.compared: expected}, {signature.compared: got[name].numpy()})
+    row = _compare({signature.compared: expected}, {signature.compared: got[name].numpy()},
+                   directional=model.directional)
     row.update(case="real", status=_status(artifact, row, "real") if "cosine" in row else
                "pass" if row["max_abs_error"] <= FLOAT32_TOLERANCE else "fail")
     return row
@@ -311,7 +313,8 @@ def verify(directory, model):
             role_inputs = model.role_inputs(artifact["role"], inputs)
             reference = model.reference_outputs(artifact["role"], role_inputs)
             got = runner(_padded(role_inputs, artifact, EXTRA_PADDING))
-            row = _compare(reference, got, role_inputs.get(model.aligned_input), model.source_aligned)
+            row = _compare(reference, got, role_inputs.get(model.aligned_input), model.source_aligned,
+                           model.directional)
             rows.append({**base, "case": case, **row, "status": _status(artifact, row, case)})
             if artifact["quantization"] == "float32":
                 outputs_by_case.setdefault((artifact["role"], case), {})[artifact["format"]] = (reference, got)
@@ -320,7 +323,8 @@ def verify(directory, model):
             role_inputs = model.role_inputs(artifact["role"], cases["mixed"])
             plain = runner(_padded(role_inputs, artifact, 0))
             padded = runner(_padded(role_inputs, artifact, EXTRA_PADDING))
-            row = _compare(plain, padded, role_inputs.get(model.aligned_input), model.source_aligned)
+            row = _compare(plain, padded, role_inputs.get(model.aligned_input), model.source_aligned,
+                           model.directional)
             rows.append({**base, "case": "padding", **row, "status": _status(artifact, row, "padding")})
 
     cross = []

@@ -38,6 +38,7 @@ class BertSentenceEncoder(SentenceTask):
     backbone_class = BertBackbone
     task_type = EMBEDDING
     extra_inputs = ("segment_ids",)
+    directional = ("embedding",)
 
     def __init__(self, backbone, pooling="mean", normalize=True, name="bert_sentence_encoder", **kwargs):
         self.check_backbone(backbone)

@@ -90,6 +90,8 @@ class Task(keras.Model):
         warmup: trained with the Transformer's warm-up schedule.
         aligned_input: the input whose positions some outputs follow (the
             source of a translator): compared at real positions only.
+        directional: outputs compared by their cosine similarity to Keras
+            (a sentence embedding), not by argmax.
     """
 
     backbone_class = None
@@ -97,6 +99,7 @@ class Task(keras.Model):
     warmup = True
     aligned_input = None
     source_aligned = ()  # outputs over `aligned_input`'s positions (padded ones are never read)
+    directional = ()  # vector outputs whose direction is what counts: checked by cosine similarity
 
     # --- Building from flat settings (presets and overrides). ---
 
