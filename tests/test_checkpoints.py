@@ -383,3 +383,90 @@ def test_the_tokenizer_gives_the_ids_of_transformers_on_any_text(tokenizer_pair)
         assert start + ours.encode(text) + end == reference(text)["input_ids"]
 
     same_ids()
+
+
+def test_broken_directories_are_refused_in_one_line(tmp_path):
+    """The checks besides the model settings: config sizes, unreadable or
+    missing weight files, an untied masked LM, pooling and tokenizer settings
+    the zoo does not compute."""
+    from safetensors.numpy import load_file, save_file
+
+    def fresh(name, architecture="model-gelu"):
+        folder = tmp_path / name
+        hf_directory(folder, *CONFIGS[architecture])
+        return folder
+
+    def refused(folder, message):
+        with pytest.raises(CheckpointError, match=message) as error:
+            huggingface_bert.read_checkpoint(str(folder))
+        assert "\n" not in str(error.value)
+
+    folder = fresh("sizes")
+    _break(folder, lambda c, t: c.pop("hidden_size"))
+    refused(folder, "no integer `hidden_size`")
+
+    folder = fresh("corrupt")
+    (folder / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00not json")
+    refused(folder, "not a readable safetensors file")
+
+    folder = fresh("shards", "classifier")
+    index = {"weight_map": {"bert.embeddings.word_embeddings.weight": "model-00001-of-00002.safetensors"}}
+    os.remove(folder / "model.safetensors")
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    refused(folder, "lists shards that are not in")
+
+    folder = fresh("untied", "masked-lm")
+    tensors = load_file(str(folder / "model.safetensors"))
+    tensors["cls.predictions.decoder.weight"] = tensors["bert.embeddings.word_embeddings.weight"] + 1
+    save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    refused(folder, "not tied")
+
+    folder = fresh("pooling")
+    (folder / "modules.json").write_text(json.dumps([{"idx": 1, "name": "1", "path": "1_Pooling",
+                                                       "type": "sentence_transformers.models.Pooling"}]))
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_max_tokens": True}))
+    refused(folder, "pooling modes")
+
+    folder = fresh("prefix")
+    spec = json.loads((folder / "tokenizer.json").read_text())
+    spec["model"]["continuing_subword_prefix"] = "@@"
+    (folder / "tokenizer.json").write_text(json.dumps(spec))
+    refused(folder, "continuing_subword_prefix")
+
+    folder = fresh("basic")
+    os.remove(folder / "tokenizer.json")
+    (folder / "vocab.txt").write_text("\n".join(TOKENS) + "\n", encoding="utf-8")
+    (folder / "tokenizer_config.json").write_text(json.dumps({"do_basic_tokenize": False}))
+    refused(folder, "do_basic_tokenize")
+    (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "XLMRobertaTokenizer"}))
+    refused(folder, "tokenizer_class")
+    (folder / "tokenizer_config.json").write_text("{}")
+    (folder / "vocab.txt").write_text("\n".join(TOKENS + [f"extra{i}" for i in range(9)]) + "\n", encoding="utf-8")
+    refused(folder, "`vocab_size`")
+
+    with pytest.raises(CheckpointError, match="held-out sentences"):
+        huggingface_bert.import_checkpoint(str(fresh("empty")), str(tmp_path / "run"), sentences=["", " "])
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_bert_tokenizer_refuses_bad_settings_by_name():
+    from keras_attn.tokenizers import BERT_SPECIAL_TOKENS, BertWordPieceTokenizer, Vocabulary
+
+    vocabulary = Vocabulary(TOKENS, BERT_SPECIAL_TOKENS)
+    with pytest.raises(ValueError, match="`strip_accents`"):
+        BertWordPieceTokenizer(vocabulary, strip_accents="yes")
+    with pytest.raises(ValueError, match="`max_input_chars_per_word`"):
+        BertWordPieceTokenizer(vocabulary, max_input_chars_per_word=0)
+    with pytest.raises(ValueError, match="no sep"):
+        BertWordPieceTokenizer(Vocabulary(TOKENS, {k: v for k, v in BERT_SPECIAL_TOKENS.items() if k != "sep"}))
+
+
+@pytest.mark.tensorflow
+def test_the_in_graph_tokenizer_refuses_what_tensorflow_text_cannot_follow():
+    from keras_attn.tokenizers import BERT_SPECIAL_TOKENS, BertWordPieceTokenizer, Vocabulary
+
+    tokenizer = BertWordPieceTokenizer(Vocabulary(TOKENS, BERT_SPECIAL_TOKENS), handle_chinese_chars=False)
+    assert tokenizer.encode("中文") == [tokenizer.vocabulary.unk_id]  # one word, not in the vocabulary
+    with pytest.raises(ValueError, match="handle_chinese_chars"):
+        tokenizer.in_graph()

@@ -72,10 +72,15 @@ def _norm(name, layer):
     return [(f"{name}.weight", layer.gamma, False), (f"{name}.bias", layer.beta, False)]
 
 
+def _prefix(task_class):
+    """Where the encoder's tensors are named: at the top of a `BertModel`, under `bert.` in the task models."""
+    return "" if task_class is models.BertSentenceEncoder else "bert."
+
+
 def _weight_table(model):
     """`[(Hugging Face name, Keras variable, transposed)]` for a task over a `BertBackbone`."""
     backbone = model.backbone
-    prefix = "" if isinstance(model, models.BertSentenceEncoder) else "bert."
+    prefix = _prefix(type(model))
     rows = [
         ("embeddings.word_embeddings.weight", backbone.embeddings.token_embedding.embeddings, False),
         ("embeddings.position_embeddings.weight", backbone.embeddings.position_embedding.table, False),
@@ -192,7 +197,7 @@ def _settings(config, architecture, tensors):
         "num_segments": config.get("type_vocab_size", 2), "dropout": hidden_dropout,
         "activation": ACTIVATIONS[act], "layer_norm_epsilon": config.get("layer_norm_eps", 1e-12),
     }
-    prefix = "" if architecture == "BertModel" else "bert."
+    prefix = _prefix(ARCHITECTURES[architecture])
     settings["pooler"] = f"{prefix}pooler.dense.weight" in tensors or architecture == "BertForSequenceClassification"
     if architecture == "BertForSequenceClassification":
         problem = config.get("problem_type")
@@ -341,7 +346,7 @@ def _assign(model, tensors):
     unexpected, untied or misshapen tensors (all listed at once)."""
     table = _weight_table(model)
     expected = {name for name, _, _ in table}
-    prefix = "" if isinstance(model, models.BertSentenceEncoder) else "bert."
+    prefix = _prefix(type(model))
     buffers = {prefix + name for name in BUFFERS}
     tied = {name: source for name, source in TIED.items() if isinstance(model, models.BertMaskedLM)}
     missing = sorted(expected - set(tensors))
