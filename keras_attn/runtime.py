@@ -88,27 +88,33 @@ def describe_artifact(fmt, path):
     return runner.inputs, runner.outputs
 
 
-def pad_to(ids, length):
-    """Right-pads int ids to `length` columns (or refuses if they are longer)."""
+def pad_to(ids, length, pad_id=0):
+    """Right-pads int ids to `length` columns with `pad_id` (or refuses if they are longer)."""
     ids = np.asarray(ids, "int32")
     if ids.shape[1] > length:
         raise ValueError(f"Inputs of length {ids.shape[1]} exceed the exported fixed length {length}.")
-    return np.pad(ids, ((0, 0), (0, length - ids.shape[1])))
+    return np.pad(ids, ((0, 0), (0, length - ids.shape[1])), constant_values=pad_id)
+
+
+def search_ids(spec):
+    """`{start_id, end_id, pad_id}` of a manifest's runtime spec (exports from
+    before `pad_id` was recorded pad with 0)."""
+    return {"start_id": spec["start_id"], "end_id": spec["end_id"], "pad_id": spec.get("pad_id", 0)}
 
 
 class ArtifactGenerator(search.PieceGenerator):
     """The `keras_attn.inference.search` generator protocol over exported
     prefill and step artifacts; pads prompts to a fixed exported length."""
 
-    def __init__(self, prefill, step, prompt_name, fixed_prompt_length=None):
+    def __init__(self, prefill, step, prompt_name, fixed_prompt_length=None, pad_id=0):
         super().__init__(prefill, step, prompt_name)
-        self.fixed_prompt_length = fixed_prompt_length
+        self.fixed_prompt_length, self.pad_id = fixed_prompt_length, pad_id
 
     def prefill(self, prompt_ids):
         prompt_ids = np.asarray(prompt_ids, "int32")
         self.prompt_length = prompt_ids.shape[1]  # attention is reported over the caller's prompt
         if self.fixed_prompt_length is not None:
-            prompt_ids = pad_to(prompt_ids, self.fixed_prompt_length)
+            prompt_ids = pad_to(prompt_ids, self.fixed_prompt_length, self.pad_id)
         return super().prefill(prompt_ids)
 
     def step(self, token_ids, step, state):
@@ -157,9 +163,10 @@ class ExportedModel:
                                      spec["max_prompt_length"])
         steps = check_range("max_length", self.max_target_length if max_length is None else max_length, 1,
                             spec["max_steps"])
+        ids = search_ids(spec)
         generator = ArtifactGenerator(self.runners["prefill"], self.runners["step"], prompt,
-                                      spec["fixed_prompt_length"])
-        return (generator, source_ids, steps), {"start_id": spec["start_id"], "end_id": spec["end_id"]}
+                                      spec["fixed_prompt_length"], ids["pad_id"])
+        return (generator, source_ids, steps), ids
 
     def greedy(self, source_ids, max_length=None):
         arguments, ids = self._generation(source_ids, max_length)

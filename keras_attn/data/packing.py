@@ -17,7 +17,7 @@ from keras_attn.validation import check_positive_int
 
 class SequencePacker:
     """Rows of ids → `start_ids + content + end_ids`, the content cut so the
-    row holds at most `max_length` ids, right-padded with `PAD_ID`.
+    row holds at most `max_length` ids, right-padded with `pad_id`.
 
     Args:
         max_length: the longest packed row.
@@ -26,9 +26,11 @@ class SequencePacker:
         pad_to_max_length: pad every row to `max_length` (a data set's
             arrays); otherwise to the longest row of the batch, and at least
             one column, so empty text is one padding token.
+        pad_id: the padding id (the vocabulary's).
     """
 
-    def __init__(self, max_length, start_ids=(), end_ids=(), pad_to_max_length=True):
+    def __init__(self, max_length, start_ids=(), end_ids=(), pad_to_max_length=True, pad_id=PAD_ID):
+        self.pad_id = int(pad_id)
         self.max_length = check_positive_int("max_length", max_length)
         self.start_ids, self.end_ids = [int(i) for i in start_ids], [int(i) for i in end_ids]
         self.content_length = max_length - len(self.start_ids) - len(self.end_ids)
@@ -42,7 +44,7 @@ class SequencePacker:
         rows = [list(row) for row in rows]
         packed = [self.start_ids + row[: self.content_length] + self.end_ids for row in rows]
         width = self.max_length if self.pad_to_max_length else max([1] + [len(row) for row in packed])
-        ids = np.full((len(packed), width), PAD_ID, "int32")
+        ids = np.full((len(packed), width), self.pad_id, "int32")
         for i, row in enumerate(packed):
             ids[i, : len(row)] = row
         return ids, np.array([len(row) > self.content_length for row in rows], bool)
@@ -58,9 +60,9 @@ class SequencePacker:
             return tf.RaggedTensor.from_tensor(tf.fill([ids.nrows(), 1], tf.constant(token, tf.int32)))
 
         parts = [column(token) for token in self.start_ids] + [ids] + [column(token) for token in self.end_ids]
-        ids = tf.concat(parts, axis=1).to_tensor(PAD_ID)
+        ids = tf.concat(parts, axis=1).to_tensor(self.pad_id)
         width = self.max_length if self.pad_to_max_length else tf.maximum(1, tf.shape(ids)[1])
-        ids = tf.pad(ids, [[0, 0], [0, width - tf.shape(ids)[1]]], constant_values=PAD_ID)
+        ids = tf.pad(ids, [[0, 0], [0, width - tf.shape(ids)[1]]], constant_values=self.pad_id)
         return ids, truncated
 
 
@@ -69,4 +71,12 @@ def sentence_packer(tokenizer, max_length, pad_to_max_length=True):
     (`Tokenizer.sentence_special_ids`): `[CLS] text` for the zoo's own
     vocabularies, `[CLS] text [SEP]` for a published BERT's."""
     start_ids, end_ids = tokenizer.sentence_special_ids()
-    return SequencePacker(max_length, start_ids, end_ids, pad_to_max_length)
+    return SequencePacker(max_length, start_ids, end_ids, pad_to_max_length, tokenizer.vocabulary.pad_id)
+
+
+def source_packer(tokenizer, max_length, pad_to_max_length=True):
+    """The packer of a translator's source text in `tokenizer`'s convention
+    (`Tokenizer.source_special_ids`): the text alone for the zoo's own
+    vocabularies, `text </s>` for a published Marian's."""
+    start_ids, end_ids = tokenizer.source_special_ids()
+    return SequencePacker(max_length, start_ids, end_ids, pad_to_max_length, tokenizer.vocabulary.pad_id)

@@ -86,16 +86,20 @@ def real_case(model, directory, manifest):
     task = run_directory.load_held_out(directory)
     if task is None or any(task.lengths()[name] > manifest["lengths"][name] for name in manifest["lengths"]):
         return None
-    return _trim(model.real_inputs(task, 8))
+    return _trim(model.real_inputs(task, 8), model.pad_id)
 
 
-def _trim(inputs):
-    """Drops the columns that are padding in every row of the 2-D token ids;
-    arrays of one shape (token ids and their all-zero segment ids) keep one width."""
+def _trim(inputs, pad_id):
+    """Drops the columns after the last real (not `pad_id`) id of every row
+    of the 2-D token ids; arrays of one shape (token ids and their all-zero
+    segment ids) keep one width. Marian's decoder input starts with its
+    padding id, so the width is the last real position, not a count."""
     widths = {}
     for value in inputs.values():
         if value.ndim == 2 and value.shape[1]:
-            widths[value.shape] = max(widths.get(value.shape, 1), int((value != 0).sum(1).max()))
+            real = value != pad_id
+            last = int((real * np.arange(1, value.shape[1] + 1)).max())
+            widths[value.shape] = max(widths.get(value.shape, 1), last)
     return {name: value[:, : widths[value.shape]] if value.shape in widths else value
             for name, value in inputs.items()}
 
@@ -108,19 +112,20 @@ def make_cases(model, manifest, seed=0):
             for name, rows in _case_lengths(min(lengths.values())).items()}
 
 
-def _padded(inputs, artifact, extra):
+def _padded(inputs, artifact, extra, pad_id):
     """The artifact's view of `inputs`: the inputs with a length axis (its
-    `max_lengths`) padded to their fixed length, or `extra` more columns."""
+    `max_lengths`) padded with `pad_id` to their fixed length, or `extra` more columns."""
     shapes = {spec["name"]: spec["shape"] for spec in artifact["inputs"]}
     out = dict(inputs)
     for name, limit in artifact["max_lengths"].items():
         if name in inputs:
             fixed = shapes[name][1]
-            out[name] = runtime.pad_to(inputs[name], fixed if fixed is not None else min(inputs[name].shape[1] + extra, limit))
+            width = fixed if fixed is not None else min(inputs[name].shape[1] + extra, limit)
+            out[name] = runtime.pad_to(inputs[name], width, pad_id)
     return out
 
 
-def _compare(reference, candidate, source_ids=None, source_aligned=(), directional=()):
+def _compare(reference, candidate, source_ids=None, source_aligned=(), directional=(), pad_id=0):
     """Max abs and relative errors over the reference's shape, and argmax
     agreement of the logits; outputs over source positions (the model's
     `source_aligned`) only at real source positions; the least cosine
@@ -130,7 +135,7 @@ def _compare(reference, candidate, source_ids=None, source_aligned=(), direction
         got = candidate[name][tuple(slice(0, n) for n in ref.shape)].astype("float64")
         ref = ref.astype("float64")
         if name in source_aligned and source_ids is not None:
-            keep = (source_ids != 0)[:, :, None]
+            keep = (source_ids != pad_id)[:, :, None]
             got, ref = got * keep, ref * keep
         error = float(np.max(np.abs(got - ref))) if ref.size else 0.0
         scale = float(np.max(np.abs(ref))) or 1.0
@@ -191,10 +196,10 @@ class _RecordingGenerator:
 def _greedy_row(model, manifest, prefill, step, prompt_ids):
     max_length = min(manifest["lengths"]["max_target_length"], 12)
     spec = manifest["runtime"]
-    ids = {"start_id": spec["start_id"], "end_id": spec["end_id"]}
+    ids = runtime.search_ids(spec)
     keras_decoder = _RecordingGenerator(decoding.KerasGenerator(model))
     artifact_decoder = _RecordingGenerator(
-        runtime.ArtifactGenerator(prefill, step, spec["prompt_input"], spec["fixed_prompt_length"]))
+        runtime.ArtifactGenerator(prefill, step, spec["prompt_input"], spec["fixed_prompt_length"], ids["pad_id"]))
     expected = search.greedy_search(keras_decoder, prompt_ids, max_length, **ids)
     got = search.greedy_search(artifact_decoder, prompt_ids, max_length, **ids)
     steps = min(len(keras_decoder.logits), len(artifact_decoder.logits))
@@ -312,19 +317,19 @@ def verify(directory, model):
         for case, inputs in cases.items():
             role_inputs = model.role_inputs(artifact["role"], inputs)
             reference = model.reference_outputs(artifact["role"], role_inputs)
-            got = runner(_padded(role_inputs, artifact, EXTRA_PADDING))
+            got = runner(_padded(role_inputs, artifact, EXTRA_PADDING, model.pad_id))
             row = _compare(reference, got, role_inputs.get(model.aligned_input), model.source_aligned,
-                           model.directional)
+                           model.directional, model.pad_id)
             rows.append({**base, "case": case, **row, "status": _status(artifact, row, case)})
             if artifact["quantization"] == "float32":
                 outputs_by_case.setdefault((artifact["role"], case), {})[artifact["format"]] = (reference, got)
         if all(spec["shape"][1] is None for spec in artifact["inputs"] if spec["name"] in artifact["max_lengths"]):
             # Padding invariance of the artifact itself.
             role_inputs = model.role_inputs(artifact["role"], cases["mixed"])
-            plain = runner(_padded(role_inputs, artifact, 0))
-            padded = runner(_padded(role_inputs, artifact, EXTRA_PADDING))
+            plain = runner(_padded(role_inputs, artifact, 0, model.pad_id))
+            padded = runner(_padded(role_inputs, artifact, EXTRA_PADDING, model.pad_id))
             row = _compare(plain, padded, role_inputs.get(model.aligned_input), model.source_aligned,
-                           model.directional)
+                           model.directional, model.pad_id)
             rows.append({**base, "case": "padding", **row, "status": _status(artifact, row, "padding")})
 
     cross = []

@@ -2,7 +2,7 @@
 generative models, `classify(tf.string) → probabilities` for classifiers,
 `embed(tf.string) → embedding` for sentence encoders,
 with the run's tokenizer in the graph (`Tokenizer.in_graph`), the inputs
-packed by the same `SequencePacker` as the run's data, and, for
+packed by the same packer (`keras_attn.data.packing`) as the run's data, and, for
 translation, the compiled greedy search that `generate` runs
 (`SearchLoop`). TensorFlow-only.
 
@@ -13,7 +13,7 @@ Each signature also computes its reference with Keras on the same text
 import numpy as np
 import tensorflow as tf
 
-from keras_attn.data.packing import SequencePacker, sentence_packer
+from keras_attn.data.packing import sentence_packer, source_packer
 from keras_attn.inference import decoding
 from keras_attn.models import CLASSIFICATION, EMBEDDING, TRANSLATION
 from keras_attn.runtime import softmax
@@ -27,13 +27,13 @@ class TranslateSignature:
     outputs = [{"name": "translation", "dtype": "string", "shape": [None]}, TRUNCATED]
 
     @staticmethod
-    def packer(lengths):
-        return SequencePacker(lengths["max_source_length"], pad_to_max_length=False)
+    def packer(lengths, tokenizers):
+        return source_packer(tokenizers["source"], lengths["max_source_length"], pad_to_max_length=False)
 
     def endpoint(self, archive, model, tokenizers, lengths):
         tokenize = _track(archive, tokenizers["source"])[0]
         detokenize = _track(archive, tokenizers["target"])[1]
-        packer = self.packer(lengths)
+        packer = self.packer(lengths, tokenizers)
         search = decoding.SearchLoop(model, lengths["max_target_length"] - 1)
         search(np.ones((1, 2), "int32"))  # built before it is tracked
         archive.track(search)
@@ -46,7 +46,7 @@ class TranslateSignature:
         return translate
 
     def reference(self, model, tokenizers, texts, lengths):
-        ids, _ = self.packer(lengths).pack([tokenizers["source"].encode(text) for text in texts])
+        ids, _ = self.packer(lengths, tokenizers).pack([tokenizers["source"].encode(text) for text in texts])
         result = model.generate(ids, max_length=lengths["max_target_length"] - 1)
         return [tokenizers["target"].decode(row) for row in result.tokens]
 

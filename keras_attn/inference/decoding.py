@@ -11,7 +11,7 @@ parity checks compare the two. Both follow the rules written once in
 
 A model here is any object with the generation protocol of
 `keras_attn.models.GenerativeTask`: `generation_models()`, `prompt_name`,
-`start_id`, `end_id`, `prompt_vocabulary_size`, `position_limits()` and
+`start_id`, `end_id`, `pad_id`, `prompt_vocabulary_size`, `position_limits()` and
 `default_max_length()`. Its `generate` and `beam_generate` call these.
 
 Example (any Keras backend):
@@ -30,7 +30,6 @@ from keras_attn.data.batching import pad_rows
 from keras_attn.inference import search
 from keras_attn.layers import fused_attention_enabled
 from keras_attn.layers.fixed_length_loop import write_step
-from keras_attn.tokenizers.vocabulary import PAD_ID
 from keras_attn.training.distribution import batch_multiple
 from keras_attn.validation import check_range, check_token_ids
 
@@ -77,7 +76,8 @@ class _CompiledSearch(keras.Model):
     def __init__(self, model, max_length, **kwargs):
         super().__init__(**kwargs)
         self.prefill, self.step = generation_models(model)
-        self.prompt_name, self.start_id, self.end_id = model.prompt_name, model.start_id, model.end_id
+        self.prompt_name, self.start_id, self.end_id, self.pad_id = (model.prompt_name, model.start_id, model.end_id,
+                                                                      model.pad_id)
         self.max_length = max_length
 
     def _prefill(self, prompt_ids):
@@ -113,9 +113,9 @@ class SearchLoop(_CompiledSearch):
 
         def advance(step, tokens, scores, finished, history, attention_history, memory):
             outputs = self._step(memory, tokens, step)
-            log_probs = ops.log_softmax(ops.cast(outputs["logits"], "float32"), axis=-1)
+            log_probs = search.token_log_probs(outputs["logits"], self.pad_id, xp=ops)
             best = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
-            tokens = ops.where(finished, PAD_ID, best)
+            tokens = ops.where(finished, self.pad_id, best)
             scores = scores + ops.where(finished, 0.0, ops.max(log_probs, axis=-1))
             attention = ops.where(ops.expand_dims(finished, 1), 0.0, ops.cast(outputs["attention"], "float32"))
             history = write_step(history, step, tokens)
@@ -132,7 +132,7 @@ class SearchLoop(_CompiledSearch):
                 ops.full((batch,), self.start_id, "int32"),
                 ops.zeros((batch,), "float32"),
                 ops.zeros((batch,), "bool"),
-                ops.zeros((batch, steps), "int32"),
+                ops.full((batch, steps), self.pad_id, "int32"),
                 ops.zeros((batch, steps, source_length), "float32"),
                 memory,
             ),
@@ -169,7 +169,7 @@ class BeamSearchLoop(_CompiledSearch):
         def advance(step, tokens, alive_scores, alive_history, alive_attention, finished_scores, finished_history,
                     finished_attention, memory):
             outputs = self._step(memory, tokens, step)
-            log_probs = ops.log_softmax(ops.cast(outputs["logits"], "float32"), axis=-1)
+            log_probs = search.token_log_probs(outputs["logits"], self.pad_id, xp=ops)
             vocabulary_size = ops.shape(log_probs)[-1]
             log_probs = ops.reshape(log_probs, (batch, k, vocabulary_size))
             candidates = ops.reshape(ops.expand_dims(alive_scores, -1) + log_probs, (batch, k * vocabulary_size))
@@ -211,10 +211,10 @@ class BeamSearchLoop(_CompiledSearch):
                 ops.convert_to_tensor(0, "int32"),
                 ops.full((batch * k,), self.start_id, "int32"),
                 ops.zeros((batch, k), "float32") + first,
-                ops.zeros((batch * k, steps), "int32"),
+                ops.full((batch * k, steps), self.pad_id, "int32"),
                 ops.zeros((batch * k, steps, source_length), "float32"),
                 ops.full((batch, k), -np.inf, "float32"),
-                ops.zeros((batch, k, steps), "int32"),
+                ops.full((batch, k, steps), self.pad_id, "int32"),
                 ops.zeros((batch, k, steps, source_length), "float32"),
                 memory,
             ),

@@ -12,7 +12,8 @@ A generator is any object with
 The Keras models (`keras_attn.inference.decoding`) and the exported ONNX and
 TFLite pieces (`keras_attn.runtime`) implement it (`PieceGenerator`), so one
 search serves all. The rules every search follows (the length penalty, when
-beam search stops, how the state advances) are written once here, over an
+beam search stops, how the state advances, that padding is never generated)
+are written once here, over an
 array namespace (`NUMPY`, or `keras.ops` in the compiled searches).
 """
 
@@ -30,13 +31,25 @@ NUMPY = types.SimpleNamespace(take=np.take, max=np.max, min=np.min, any=np.any,
 
 @dataclasses.dataclass
 class DecodeResult:
-    """`tokens (batch, steps)` padded with 0 after `[END]`; `attention
+    """`tokens (batch, steps)` padded with the model's padding id after its end id; `attention
     (batch, steps, prompt_length)`; `scores (batch,)` the log-probability
     (length-normalised for beam search)."""
 
     tokens: np.ndarray
     attention: np.ndarray
     scores: np.ndarray
+
+
+def token_log_probs(logits, pad_id, xp=NUMPY):
+    """Log-probabilities `(b, vocab)` of the next token, normalised over every
+    token, then with padding made impossible: a search never generates
+    `pad_id` (opus-mt's generation config forbids it as well)."""
+    if xp is NUMPY:
+        log_probs = _log_softmax(np.asarray(logits))
+        log_probs[:, pad_id] = -np.inf
+        return log_probs
+    log_probs = xp.log_softmax(xp.cast(logits, "float32"), axis=-1)
+    return xp.where(xp.equal(xp.arange(xp.shape(log_probs)[-1]), pad_id), -np.inf, log_probs)
 
 
 def length_penalty(length, alpha):
@@ -94,8 +107,9 @@ def _log_softmax(logits):
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def greedy_search(generator, prompt_ids, max_length, start_id=START_ID, end_id=END_ID):
-    """Picks the most likely token at every step, until `end_id` or `max_length`."""
+def greedy_search(generator, prompt_ids, max_length, start_id=START_ID, end_id=END_ID, pad_id=PAD_ID):
+    """Picks the most likely token at every step, until `end_id` or `max_length`;
+    a row that ended continues with `pad_id`."""
     prompt_ids = np.asarray(prompt_ids, "int32")
     batch = prompt_ids.shape[0]
     state = generator.prefill(prompt_ids)
@@ -106,8 +120,8 @@ def greedy_search(generator, prompt_ids, max_length, start_id=START_ID, end_id=E
     for step in range(max_length):
         outputs = generator.step(tokens, step, state)
         state = next_state(state, outputs)
-        log_probs, attention = _log_softmax(outputs["logits"]), np.asarray(outputs["attention"])
-        tokens = np.where(finished, PAD_ID, log_probs.argmax(-1)).astype("int32")
+        log_probs, attention = token_log_probs(outputs["logits"], pad_id), np.asarray(outputs["attention"])
+        tokens = np.where(finished, pad_id, log_probs.argmax(-1)).astype("int32")
         scores += np.where(finished, 0.0, log_probs.max(-1))
         history.append(tokens)
         attentions.append(np.where(finished[:, None], 0.0, attention))
@@ -117,7 +131,8 @@ def greedy_search(generator, prompt_ids, max_length, start_id=START_ID, end_id=E
     return DecodeResult(np.stack(history, 1), np.stack(attentions, 1), scores)
 
 
-def beam_search(generator, prompt_ids, max_length, beam_size=4, alpha=0.6, start_id=START_ID, end_id=END_ID):
+def beam_search(generator, prompt_ids, max_length, beam_size=4, alpha=0.6, start_id=START_ID, end_id=END_ID,
+                pad_id=PAD_ID):
     """Beam search with alive and finished hypotheses (Wu et al. 2016; as in
     tensor2tensor), returning the best finished hypothesis of each row.
     The same search, compiled with a Keras model, is
@@ -142,12 +157,12 @@ def beam_search(generator, prompt_ids, max_length, beam_size=4, alpha=0.6, start
     alive_history = np.zeros((batch, k, 0), "int32")
     alive_attention = None
     finished_scores = np.full((batch, k), -np.inf)
-    finished_history = np.zeros((batch, k, max_length), "int32")
+    finished_history = np.full((batch, k, max_length), pad_id, "int32")
     finished_attention = None
     tokens = np.full((batch * k,), start_id, "int32")
     for step in range(max_length):
         outputs = generator.step(tokens, step, state)
-        log_probs = _log_softmax(outputs["logits"]).reshape(batch, k, -1)
+        log_probs = token_log_probs(outputs["logits"], pad_id).reshape(batch, k, -1)
         vocabulary_size = log_probs.shape[-1]
         candidates = (alive_scores[:, :, None] + log_probs).reshape(batch, -1)
         # The 2k best in linear time, then sorted (a full argsort of k x vocabulary cost more than the model).
@@ -165,7 +180,7 @@ def beam_search(generator, prompt_ids, max_length, beam_size=4, alpha=0.6, start
 
         # Finished: the k best of the old and the newly ended, by normalised score.
         ended_scores = np.where(ends, scores / length_penalty(step + 1, alpha), -np.inf)
-        padded = np.zeros((batch, 2 * k, max_length - step - 1), "int32")
+        padded = np.full((batch, 2 * k, max_length - step - 1), pad_id, "int32")
         pool_scores = np.concatenate([finished_scores, ended_scores], axis=1)
         pool_history = np.concatenate([finished_history, np.concatenate([history, padded], axis=2)], axis=1)
         pool_attention = np.concatenate(

@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 
 from keras_attn import run_directory
-from keras_attn.data.packing import SequencePacker
+from keras_attn.data.packing import source_packer
 from keras_attn.inference import decoding
 
 
@@ -40,7 +40,7 @@ class Translator:
         self.lengths = self.model.export_lengths(self.config["lengths"])
         tokenizers = run_directory.load_tokenizers(directory, self.config)
         self.source, self.target = tokenizers["source"], tokenizers["target"]
-        self.packer = SequencePacker(self.lengths["max_source_length"], pad_to_max_length=False)
+        self.packer = source_packer(self.source, self.lengths["max_source_length"], pad_to_max_length=False)
 
     def translate(self, text, beam_size=None):
         source_ids = self.source.encode(text)

@@ -10,6 +10,7 @@ from keras_attn.layers.masked_average_pooling import MaskedAveragePooling
 from keras_attn.layers.masked_lm_head import MaskedLMHead
 from keras_attn.layers.multi_head_attention import MultiHeadAttention
 from keras_attn.layers.position_embedding import PositionEmbedding, sinusoidal_table
+from keras_attn.layers.tied_logits import TiedLogits
 from keras_attn.layers.token_and_position_embedding import TokenAndPositionEmbedding
 from keras_attn.layers.transformer_decoder_block import TransformerDecoderBlock
 from keras_attn.layers.transformer_encoder_block import TransformerEncoderBlock
@@ -24,6 +25,7 @@ __all__ = [
     "MaskedLMHead",
     "MultiHeadAttention",
     "PositionEmbedding",
+    "TiedLogits",
     "TokenAndPositionEmbedding",
     "TransformerDecoderBlock",
     "TransformerEncoderBlock",

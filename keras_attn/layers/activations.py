@@ -37,7 +37,8 @@ def gelu_erf(x):
     return 0.5 * x * (1.0 + ops.erf(x * (1.0 / math.sqrt(2.0))))
 
 
-ACTIVATIONS = {"gelu_tanh": gelu_tanh, "gelu": gelu_erf, "relu": keras.activations.relu}
+# `swish` is `x * sigmoid(x)` (SiLU; Marian's, Hugging Face's `swish`/`silu`): builtin ops in both export targets.
+ACTIVATIONS = {"gelu_tanh": gelu_tanh, "gelu": gelu_erf, "relu": keras.activations.relu, "swish": keras.activations.silu}
 
 
 def activation(name):

@@ -6,7 +6,7 @@ from keras import ops
 
 from keras_attn.validation import check_choice, check_positive_int
 
-ENCODINGS = ("learned", "sinusoidal")
+ENCODINGS = ("learned", "sinusoidal", "sinusoidal_halves")
 
 
 def sinusoidal_table(sequence_length, dim):
@@ -22,14 +22,33 @@ def sinusoidal_table(sequence_length, dim):
     return table.astype("float32")
 
 
+def sinusoidal_halves_table(sequence_length, dim):
+    """The same frequencies, not interleaved: every sine first, then every
+    cosine (Marian's and fairseq's layout). Computed as Hugging Face's
+    `MarianSinusoidalPositionalEmbedding` computes it (float64 division, then
+    float32), so an imported opus-mt model gets the same bits.
+
+    Example:
+    >>> table = sinusoidal_halves_table(4, 6)
+    >>> bool(abs(table[1, 3] - np.cos(1.0)) < 1e-7), float(table[0, 0])
+    (True, 0.0)
+    """
+    angles = np.arange(sequence_length)[:, None] / np.power(10000, 2 * (np.arange(dim) // 2) / dim)
+    return np.concatenate([np.sin(angles[:, 0::2]), np.cos(angles[:, 1::2])], axis=1).astype("float32")
+
+
+TABLES = {"sinusoidal": sinusoidal_table, "sinusoidal_halves": sinusoidal_halves_table}
+
+
 @keras.saving.register_keras_serializable(package="keras_attn")
 class PositionEmbedding(keras.layers.Layer):
     """Returns the position vectors for a batch of sequences.
 
     Args:
         sequence_length: the longest sequence the layer can encode.
-        encoding: `"learned"` (a trained table, as in BERT) or
-            `"sinusoidal"` (the fixed encoding of Vaswani et al.).
+        encoding: `"learned"` (a trained table, as in BERT),
+            `"sinusoidal"` (the fixed encoding of Vaswani et al.) or
+            `"sinusoidal_halves"` (its sines then its cosines, as in Marian).
 
     Call arguments:
         inputs: `(batch, length, dim)`; only its shape is used.
@@ -59,7 +78,8 @@ class PositionEmbedding(keras.layers.Layer):
         self.table = self.add_weight(
             name="embeddings",
             shape=(self.sequence_length, dim),
-            initializer=self.initializer if learned else keras.initializers.Constant(sinusoidal_table(self.sequence_length, dim)),
+            initializer=self.initializer if learned else keras.initializers.Constant(
+                TABLES[self.encoding](self.sequence_length, dim)),
             trainable=learned,
         )
 

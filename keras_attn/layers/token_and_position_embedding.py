@@ -20,6 +20,10 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         position_encoding: `"learned"` or `"sinusoidal"`.
         scale_by_sqrt_dim: multiply token vectors by `sqrt(embedding_dim)`
             before adding positions (Vaswani et al., section 3.4).
+        token_embedding: optional `keras.layers.Embedding` of
+            `vocabulary_size` tokens to read instead of a table of its own
+            (an encoder and a decoder that share one). The model that owns
+            both shares it again when rebuilt; it is not part of the config.
 
     Call arguments:
         token_ids: int `(batch, length)`.
@@ -39,6 +43,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         embedding_dim,
         position_encoding="learned",
         scale_by_sqrt_dim=False,
+        token_embedding=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -47,7 +52,11 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
         self.position_encoding = check_choice("position_encoding", position_encoding, ENCODINGS)
         self.scale_by_sqrt_dim = bool(scale_by_sqrt_dim)
-        self.token_embedding = keras.layers.Embedding(
+        if token_embedding is not None and (token_embedding.input_dim, token_embedding.output_dim) != (
+                vocabulary_size, embedding_dim):
+            raise ValueError(f"`token_embedding` is {token_embedding.input_dim} x {token_embedding.output_dim}, not "
+                             f"`vocabulary_size` x `embedding_dim` = {vocabulary_size} x {embedding_dim}.")
+        self.token_embedding = token_embedding or keras.layers.Embedding(
             vocabulary_size, embedding_dim, name="token_embedding", dtype=self.dtype_policy
         )
         self.position_embedding = PositionEmbedding(
@@ -55,7 +64,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         )
 
     def build(self, token_ids_shape, positions_shape=None):
-        self.token_embedding.build(token_ids_shape)
+        if not self.token_embedding.built:  # a shared table is built once
+            self.token_embedding.build(token_ids_shape)
         self.position_embedding.build(tuple(token_ids_shape) + (self.embedding_dim,))
 
     def call(self, token_ids, positions=None):

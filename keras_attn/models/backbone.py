@@ -12,12 +12,17 @@ import inspect
 
 import keras
 
+from keras_attn.tokenizers.vocabulary import PAD_ID
+
 
 class Backbone(keras.Model):
     """Subclasses build their layers and graph, call
     `super().__init__(inputs=..., outputs=..., dtype=dtype, **kwargs)`, then
     `self._remember(locals())`: every named constructor argument becomes
-    part of the config."""
+    part of the config. `pad_id` is the id its inputs are padded with; a
+    backbone that takes it as a setting sets its own."""
+
+    pad_id = PAD_ID
 
     def _remember(self, arguments):
         names = [name for name, parameter in inspect.signature(type(self).__init__).parameters.items()

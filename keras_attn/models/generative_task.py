@@ -80,7 +80,7 @@ class GenerativeTask(Task):
     # --- Training and scores. ---
 
     def default_loss_and_metrics(self):
-        return token_loss_and_metrics()
+        return token_loss_and_metrics(self.pad_id)
 
     def fit_inputs(self, task, split):
         return task.model_inputs(split)
@@ -132,6 +132,7 @@ class GenerativeTask(Task):
             "prompt_input": self.prompt_name,
             "start_id": self.start_id,
             "end_id": self.end_id,
+            "pad_id": self.pad_id,
             # Pieces of a fixed prompt length need their inputs padded to it.
             "fixed_prompt_length": None,
             "max_prompt_length": lengths["max_source_length"],
@@ -140,8 +141,9 @@ class GenerativeTask(Task):
         }
 
     def example_inputs(self, lengths, rng, row_lengths):
-        return {self.prompt_name: random_token_ids(rng, row_lengths, self.prompt_vocabulary_size),
-                self.target_name: random_token_ids(rng, row_lengths[::-1], self.target_vocabulary_size)}
+        return {self.prompt_name: random_token_ids(rng, row_lengths, self.prompt_vocabulary_size, pad_id=self.pad_id),
+                self.target_name: random_token_ids(rng, row_lengths[::-1], self.target_vocabulary_size,
+                                                   pad_id=self.pad_id)}
 
     def real_inputs(self, task, count):
         x, _ = self.fit_inputs(task, "test")

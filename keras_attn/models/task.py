@@ -48,11 +48,13 @@ def token_ids_spec(length=None):
     return ((None, length), "int32")
 
 
-def random_token_ids(rng, row_lengths, vocabulary_size, first=7):
-    """Token ids in `[first, vocabulary_size)` right-padded to `row_lengths`."""
-    ids = rng.integers(first, vocabulary_size, (len(row_lengths), max(row_lengths))).astype("int32")
+def random_token_ids(rng, row_lengths, vocabulary_size, first=7, pad_id=PAD_ID):
+    """Token ids in `[first, vocabulary_size)`, never `pad_id`, right-padded
+    with `pad_id` to `row_lengths`."""
+    ids = rng.integers(first, vocabulary_size - (first <= pad_id), (len(row_lengths), max(row_lengths)))
+    ids = (ids + (ids >= pad_id) * (first <= pad_id)).astype("int32")
     for row, length in enumerate(row_lengths):
-        ids[row, length:] = PAD_ID
+        ids[row, length:] = pad_id
     return ids
 
 
@@ -66,12 +68,13 @@ def build_piece(piece_model, inputs):
     piece_model(example)
 
 
-def token_loss_and_metrics():
-    """Cross-entropy and accuracy over token labels, where label 0 (padding, or an
-    unused masked-LM prediction slot) is ignored: the mean is over real tokens."""
+def token_loss_and_metrics(pad_id=PAD_ID):
+    """Cross-entropy and accuracy over token labels, where label `pad_id` (padding,
+    or an unused masked-LM prediction slot) is ignored: the mean is over real tokens."""
     from keras_attn.training.metrics import MaskedAccuracy
 
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD_ID), [MaskedAccuracy()]
+    return (keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=pad_id),
+            [MaskedAccuracy(pad_id)])
 
 
 def _named_arguments(function):
@@ -133,6 +136,11 @@ class Task(keras.Model):
         """Refuses a `backbone` that is not a `backbone_class`, naming both."""
         if not isinstance(backbone, cls.backbone_class):
             raise ValueError(f"`backbone` must be a {cls.backbone_class.__name__}, got {type(backbone).__name__}.")
+
+    @property
+    def pad_id(self):
+        """The id its inputs are padded with (and generated rows after their end)."""
+        return self.backbone.pad_id
 
     # --- Saving: the backbone is a nested object, as in keras-hub. ---
 

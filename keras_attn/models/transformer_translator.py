@@ -5,9 +5,12 @@ fixed-size key/value cache, so generation never recomputes the prefix."""
 import keras
 from keras import ops
 
+from keras_attn import layers
 from keras_attn.models.generative_task import GenerativeTask
 from keras_attn.models.task import token_ids_spec
 from keras_attn.models.transformer_backbone import TransformerBackbone
+from keras_attn.tokenizers.vocabulary import END_ID, START_ID
+from keras_attn.validation import check_range
 
 
 @keras.saving.register_keras_serializable(package="keras_attn")
@@ -17,6 +20,12 @@ class TransformerTranslator(GenerativeTask):
 
     Args:
         backbone: a `TransformerBackbone`.
+        tied_logits: the logits are the decoder's token table transposed,
+            plus a bias (Marian's `tie_word_embeddings` and final logits
+            bias), rather than a projection of their own.
+        start_id: the token generation starts from (Marian starts from
+            its padding token).
+        end_id: the token that ends a generated sequence.
 
     Example:
     >>> import numpy as np
@@ -29,13 +38,24 @@ class TransformerTranslator(GenerativeTask):
     backbone_class = TransformerBackbone
     source_aligned = ("cross_cache",)
 
-    def __init__(self, backbone, name="transformer", **kwargs):
+    def __init__(self, backbone, tied_logits=False, start_id=START_ID, end_id=END_ID, name="transformer", **kwargs):
         self.check_backbone(backbone)
+        vocabulary_size = backbone.decoder_embedding.vocabulary_size
+        self.start_id = check_range("start_id", start_id, 0, vocabulary_size - 1)
+        self.end_id = check_range("end_id", end_id, 0, vocabulary_size - 1)
+        self.tied_logits = bool(tied_logits)
         self.backbone = backbone
-        self.logits = keras.layers.Dense(backbone.decoder_embedding.vocabulary_size, name="logits",
-                                         dtype=backbone.dtype_policy)
+        if self.tied_logits:
+            self.logits = layers.TiedLogits(backbone.decoder_embedding.token_embedding, name="logits",
+                                            dtype=backbone.dtype_policy)
+        else:
+            self.logits = keras.layers.Dense(vocabulary_size, name="logits", dtype=backbone.dtype_policy)
         inputs = backbone.input
         super().__init__(inputs=inputs, outputs=self.logits(backbone(inputs)), name=name, **kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), "tied_logits": self.tied_logits, "start_id": self.start_id,
+                "end_id": self.end_id}
 
     @property
     def prompt_vocabulary_size(self):
@@ -105,7 +125,7 @@ class TransformerDecoderStep(keras.Model):
     def call(self, inputs):
         backbone = self.backbone
         step = inputs["step"]
-        padding_mask = ops.not_equal(inputs["encoder_token_ids"], 0)
+        padding_mask = backbone.padding_mask(inputs["encoder_token_ids"])
         x = backbone.decoder_embedding(inputs["token_ids"], positions=ops.expand_dims(step, 1))
         width = backbone.cache_shape[1] // len(backbone.decoder_blocks)
         new_caches = []

@@ -15,7 +15,8 @@ Tokenizations by name (what a task and its `config.json` record):
 vocabularies with tensorflow-text, and `WordPieceTokenizer` reproduces its
 ids in pure Python), `bert_wordpiece` (a published BERT's vocabulary and
 normalizer, as Hugging Face runs them) and `sentencepiece` (cased subwords, exact
-detokenization: the translation corpora).
+detokenization: the translation corpora) and `marian_sentencepiece` (a
+published Marian's SentencePiece models and vocabulary).
 
 >>> tokenizer = CharacterTokenizer(Vocabulary.from_tokens("0123456789-"))
 >>> tokenizer.encode("2018-05")
@@ -27,6 +28,7 @@ detokenization: the translation corpora).
 from keras_attn import _lazy
 from keras_attn.tokenizers.base import CharacterTokenizer, Tokenizer, WordTokenizer
 from keras_attn.tokenizers.bert_wordpiece import BERT_SPECIAL_TOKENS, BertWordPieceTokenizer
+from keras_attn.tokenizers.marian_sentencepiece import MARIAN_SPECIAL_TOKENS, MarianSentencePieceTokenizer
 from keras_attn.tokenizers.sentencepiece import SentencePieceTokenizer
 from keras_attn.tokenizers.vocabulary import Vocabulary
 from keras_attn.tokenizers.wordpiece import WordPieceTokenizer
@@ -35,10 +37,11 @@ from keras_attn.tokenizers.wordpiece import WordPieceTokenizer
 __getattr__, _ = _lazy.submodules(__name__, ("tf_graph", "tf_wordpiece"))
 
 TOKENIZERS = {cls.name: cls for cls in (CharacterTokenizer, WordTokenizer, WordPieceTokenizer, SentencePieceTokenizer,
-                                         BertWordPieceTokenizer)}
+                                         BertWordPieceTokenizer, MarianSentencePieceTokenizer)}
 
 
 
-__all__ = ["BERT_SPECIAL_TOKENS", "BertWordPieceTokenizer", "CharacterTokenizer", "SentencePieceTokenizer", "TOKENIZERS",
+__all__ = ["BERT_SPECIAL_TOKENS", "BertWordPieceTokenizer", "CharacterTokenizer", "MARIAN_SPECIAL_TOKENS",
+           "MarianSentencePieceTokenizer", "SentencePieceTokenizer", "TOKENIZERS",
            "Tokenizer", "Vocabulary",
            "WordPieceTokenizer", "WordTokenizer"]

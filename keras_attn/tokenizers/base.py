@@ -71,6 +71,11 @@ class Tokenizer:
         zoo's `[CLS] text`; a published BERT's `[CLS] text [SEP]`."""
         return [self.vocabulary.cls_id], []
 
+    def source_special_ids(self):
+        """`(start_ids, end_ids)` around a translator's source text: none for
+        the zoo's own; `</s>` after it for a published Marian."""
+        return [], []
+
     def pieces(self, ids):
         """The tokens of `ids` up to `[END]`, without padding or `[START]`."""
         return self.vocabulary.decode(ids)

@@ -16,7 +16,7 @@ The vocabulary keeps the checkpoint's order and special tokens (`[PAD]` 0,
    `max_input_chars_per_word` characters, becomes the unknown token.
 
 Example:
->>> from keras_attn.tokenizers.vocabulary import Vocabulary
+>>> from keras_attn.tokenizers.vocabulary import PAD_ID, Vocabulary
 >>> tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hola", "mun", "##do", "!"]
 >>> tokenizer = BertWordPieceTokenizer(Vocabulary(tokens, BERT_SPECIAL_TOKENS))
 >>> tokenizer.encode("¡Hola Mundo!")
@@ -31,7 +31,7 @@ import unicodedata
 
 import numpy as np
 
-from keras_attn.tokenizers.vocabulary import Vocabulary
+from keras_attn.tokenizers.vocabulary import PAD_ID, Vocabulary
 from keras_attn.tokenizers.wordpiece import WordPieceTokenizer, is_cjk
 
 BERT_SPECIAL_TOKENS = {"pad": "[PAD]", "unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "mask": "[MASK]"}
@@ -69,6 +69,9 @@ class BertWordPieceTokenizer(WordPieceTokenizer):
     def __init__(self, vocabulary, lowercase=True, strip_accents=None, handle_chinese_chars=True, clean_text=True,
                  max_input_chars_per_word=100):
         super().__init__(vocabulary)
+        if self.vocabulary.pad_id != PAD_ID:
+            raise ValueError(f"The padding token {self.vocabulary.special_tokens['pad']!r} must be id {PAD_ID}, not "
+                             f"{self.vocabulary.pad_id}: a BERT masks id {PAD_ID} as padding.")
         missing = sorted(role for role in ("cls", "sep") if getattr(self.vocabulary, f"{role}_id") is None)
         if missing:
             raise ValueError(f"`vocabulary` names no {' or '.join(missing)} token; a BERT packs [CLS] text [SEP].")

@@ -92,9 +92,8 @@ def bert_wordpiece(tokenizer):
     return tokenize, detokenize, [bert, table]
 
 
-def sentencepiece(tokenizer):
-    """tensorflow-text's `SentencepieceTokenizer` over the same model: the ids
-    and text of `SentencePieceTokenizer`."""
+def _sentencepiece_model(model_proto, out_type):
+    """tensorflow-text's `SentencepieceTokenizer` of `model_proto`, named by its hash."""
     import tensorflow_text
     from tensorflow_text.python.ops import sentencepiece_tokenizer
 
@@ -112,8 +111,15 @@ def sentencepiece(tokenizer):
                 model=self._model, shared_name=self._shared_name
             )
 
-    model = tensorflow_text.SentencepieceTokenizer(model=tokenizer.model_proto, out_type=tf.int32)
-    model._model_resource = NamedModelResource(tokenizer.model_proto)
+    model = tensorflow_text.SentencepieceTokenizer(model=model_proto, out_type=out_type)
+    model._model_resource = NamedModelResource(model_proto)
+    return model
+
+
+def sentencepiece(tokenizer):
+    """tensorflow-text's `SentencepieceTokenizer` over the same model: the ids
+    and text of `SentencePieceTokenizer`."""
+    model = _sentencepiece_model(tokenizer.model_proto, tf.int32)
 
     def tokenize(texts):
         return model.tokenize(texts)
@@ -122,3 +128,22 @@ def sentencepiece(tokenizer):
         return model.detokenize(_real(ids, tokenizer))
 
     return tokenize, detokenize, [model]
+
+
+def marian_sentencepiece(tokenizer):
+    """A Marian side (`MarianSentencePieceTokenizer`): the model's pieces mapped
+    through the vocabulary; back through the model's own ids."""
+    model = _sentencepiece_model(tokenizer.model_proto, tf.string)
+    tokens = tokenizer.tokens
+    vocabulary = tokenizer.vocabulary
+    to_ids = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(tokens, tf.range(len(tokens), dtype=tf.int32)), default_value=vocabulary.unk_id)
+    model_ids = tf.constant(tokenizer.sentencepiece_ids(), tf.int32)
+
+    def tokenize(texts):
+        return tf.ragged.map_flat_values(to_ids.lookup, model.tokenize(texts))
+
+    def detokenize(ids):
+        return model.detokenize(tf.gather(model_ids, _real(ids, tokenizer)))
+
+    return tokenize, detokenize, [model, to_ids]

@@ -20,7 +20,9 @@ class Vocabulary:
     The zoo's own vocabularies start with `RESERVED_TOKENS` (ids 0-6). A
     published one (a Hugging Face BERT's `vocab.txt`) keeps its order and
     names its special tokens in `special_tokens` (`{role: token}`, roles
-    from `ROLES`); padding must be id 0, which every model masks.
+    from `ROLES`; one token may play two roles, as Marian's `<pad>` is also
+    where decoding starts). Its padding id is the model's: the zoo's
+    vocabularies and BERT's pad with 0, Marian's with its last id.
 
     Example:
     >>> vocabulary = Vocabulary.from_tokens(list("abc"))
@@ -53,9 +55,6 @@ class Vocabulary:
             for role in ("pad", "unk"):
                 if role not in special_tokens:
                     raise ValueError(f"`special_tokens` must name the {role!r} token.")
-            if self.ids[special_tokens["pad"]] != PAD_ID:
-                raise ValueError(f"The padding token {special_tokens['pad']!r} must be id {PAD_ID}, not "
-                                 f"{self.ids[special_tokens['pad']]}: the models mask id {PAD_ID} as padding.")
         self.special_tokens = dict(ROLES if special_tokens is None else special_tokens)
         for role in ROLES:
             token = self.special_tokens.get(role)
@@ -64,7 +63,7 @@ class Vocabulary:
     @property
     def special_ids(self):
         """The ids of every special token (dropped by `decode` and the in-graph detokenizers)."""
-        return sorted(self.ids[token] for token in self.special_tokens.values())
+        return sorted({self.ids[token] for token in self.special_tokens.values()})
 
     @classmethod
     def from_tokens(cls, tokens):
