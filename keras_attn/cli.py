@@ -154,16 +154,19 @@ def _parser():
     export.add_argument("--max-source-length", type=int, help="fixed source length of bahdanau pieces")
     export.add_argument("--max-target-length", type=int, help="fixed target length of bahdanau pieces")
 
-    imports = commands.add_parser("import", help="make a run directory of a Hugging Face BERT directory "
-                                  "(BertModel, BertForMaskedLM, BertForSequenceClassification; safetensors only)")
+    imports = commands.add_parser("import", help="make a run directory of a Hugging Face BERT or Marian directory "
+                                  "(BertModel, BertForMaskedLM, BertForSequenceClassification, MarianMTModel; "
+                                  "safetensors only)")
     imports.add_argument("path", help="a directory with config.json, model.safetensors and the tokenizer")
     imports.add_argument("--out", required=True, help="the run directory to write")
     imports.add_argument("--sentences", help="a text file, one sentence a line, held out for `verify` "
-                         "(default: eight built-in English sentences)")
+                         "(default: eight built-in sentences, English for a BERT, Spanish for a Marian)")
     imports.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
 
-    export_hf = commands.add_parser("export-huggingface", help="write a run's BERT as a Hugging Face directory")
-    export_hf.add_argument("directory", help="a run directory of an imported BERT (or one fine-tuned from it)")
+    export_hf = commands.add_parser("export-huggingface", help="write a run's BERT or Marian as a Hugging Face "
+                                    "directory")
+    export_hf.add_argument("directory", help="a run directory of an imported BERT or Marian (or one fine-tuned "
+                           "from it)")
     export_hf.add_argument("--out", required=True, help="the directory to write")
     export_hf.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
 
@@ -388,22 +391,22 @@ def _verify(args):
 
 
 def _import(args):
-    from keras_attn.checkpoints import huggingface_bert
+    from keras_attn import checkpoints
 
-    sentences = huggingface_bert.SENTENCES
+    module = checkpoints.module_for(args.path)
+    sentences = module.SENTENCES
     if args.sentences:
         with open(args.sentences, encoding="utf-8") as f:
             sentences = f.read().splitlines()
-    model, tokenizer = huggingface_bert.import_checkpoint(args.path, args.out, overwrite=args.overwrite,
-                                                          sentences=sentences)
-    print(f"imported a {type(model).__name__} ({model.count_params():,} parameters, {len(tokenizer.vocabulary):,} "
-          f"tokens) to {args.out}")
+    model, _ = module.import_checkpoint(args.path, args.out, overwrite=args.overwrite, sentences=sentences)
+    print(f"imported a {type(model).__name__} ({model.count_params():,} parameters) to {args.out}")
 
 
 def _export_huggingface(args):
-    from keras_attn.checkpoints import huggingface_bert
+    from keras_attn import checkpoints
 
-    model = huggingface_bert.export_checkpoint(args.directory, args.out, overwrite=args.overwrite)
+    model = checkpoints.module_of_run(args.directory).export_checkpoint(args.directory, args.out,
+                                                                       overwrite=args.overwrite)
     print(f"wrote the {type(model).__name__} of {args.directory} as a Hugging Face directory to {args.out}")
 
 

@@ -67,6 +67,18 @@ PRESETS = {
          "max_target_length": 128, "hidden_dim": 512, "num_layers": 6, "intermediate_dim": 2048},
         "dates",
     ),
+    "opus-mt-es-en": Preset(
+        models.TransformerTranslator,
+        "Marian's Transformer-base as Helsinki-NLP's opus-mt-es-en has it (6+6 post-norm layers, d_model 512, "
+        "8 heads, feed-forward 2048, swish, Marian's sinusoidal positions, scaled embeddings shared by both sides "
+        "and the logits, a logits bias, 65,001 pieces with padding last and `</s>` 0): the shape that "
+        "`keras-attn import` gives the published checkpoint, here with new weights.",
+        {"source_vocabulary_size": 65001, "target_vocabulary_size": 65001, "max_source_length": 512,
+         "max_target_length": 512, "hidden_dim": 512, "num_layers": 6, "intermediate_dim": 2048,
+         "activation": "swish", "position_encoding": "sinusoidal_halves", "share_embeddings": True,
+         "tied_logits": True, "pad_id": 65000, "start_id": 65000, "end_id": 0},
+        "dates",
+    ),
     "bert-tiny": _bert("Tiny", 2, 128, 2),
     "bert-mini": _bert("Mini", 4, 256, 4),
     "bert-small": _bert("Small", 4, 512, 8),

@@ -28,12 +28,13 @@ Example (a directory written by `transformers`' `save_pretrained`):
     huggingface_bert.export_checkpoint("runs/minilm-sst2", "hf/minilm-sst2")
 """
 
-import json
 import os
 
 import numpy as np
 
 from keras_attn import integrity, models, run_directory, staging
+from keras_attn.checkpoints import huggingface
+from keras_attn.checkpoints.huggingface import CheckpointError, dense_rows, norm_rows
 from keras_attn.tokenizers import BERT_SPECIAL_TOKENS, BertWordPieceTokenizer, Vocabulary
 
 ARCHITECTURES = {
@@ -45,10 +46,6 @@ ARCHITECTURES = {
 ACTIVATIONS = {"gelu": "gelu", "gelu_python": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh",
                "relu": "relu"}
 EXPORTED_ACTIVATIONS = {"gelu": "gelu", "gelu_tanh": "gelu_new", "relu": "relu"}
-PICKLED = ("pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt", "model.pth", "tf_model.h5",
-           "flax_model.msgpack")
-SAFETENSORS, SAFETENSORS_INDEX = "model.safetensors", "model.safetensors.index.json"
-FLOAT_DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": None}  # BF16: decoded by hand (numpy has no bfloat16)
 # Settings that change what a BERT computes, with the only value the zoo computes.
 FIXED_SETTINGS = {"model_type": "bert", "position_embedding_type": "absolute", "is_decoder": False,
                   "add_cross_attention": False}
@@ -58,19 +55,7 @@ REQUIRED_SETTINGS = ("vocab_size", "num_hidden_layers", "hidden_size", "num_atte
 BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
 
 
-class CheckpointError(ValueError):
-    """A directory the zoo cannot import (or a run it cannot export) exactly."""
-
-
 # --- The weights, one table for both directions. ---
-
-def _dense(name, layer):
-    return [(f"{name}.weight", layer.kernel, True), (f"{name}.bias", layer.bias, False)]
-
-
-def _norm(name, layer):
-    return [(f"{name}.weight", layer.gamma, False), (f"{name}.bias", layer.beta, False)]
-
 
 def _prefix(task_class):
     """Where the encoder's tensors are named: at the top of a `BertModel`, under `bert.` in the task models."""
@@ -85,29 +70,29 @@ def _weight_table(model):
         ("embeddings.word_embeddings.weight", backbone.embeddings.token_embedding.embeddings, False),
         ("embeddings.position_embeddings.weight", backbone.embeddings.position_embedding.table, False),
         ("embeddings.token_type_embeddings.weight", backbone.segment_embedding.embeddings, False),
-        *_norm("embeddings.LayerNorm", backbone.embeddings_norm),
+        *norm_rows("embeddings.LayerNorm", backbone.embeddings_norm),
     ]
     for i, block in enumerate(backbone.blocks):
         layer, attention = f"encoder.layer.{i}", block.self_attention
         rows += [
-            *_dense(f"{layer}.attention.self.query", attention.query_dense),
-            *_dense(f"{layer}.attention.self.key", attention.key_dense),
-            *_dense(f"{layer}.attention.self.value", attention.value_dense),
-            *_dense(f"{layer}.attention.output.dense", attention.output_dense),
-            *_norm(f"{layer}.attention.output.LayerNorm", block.self_attention_norm),
-            *_dense(f"{layer}.intermediate.dense", block.feed_forward.intermediate_dense),
-            *_dense(f"{layer}.output.dense", block.feed_forward.output_dense),
-            *_norm(f"{layer}.output.LayerNorm", block.feed_forward_norm),
+            *dense_rows(f"{layer}.attention.self.query", attention.query_dense),
+            *dense_rows(f"{layer}.attention.self.key", attention.key_dense),
+            *dense_rows(f"{layer}.attention.self.value", attention.value_dense),
+            *dense_rows(f"{layer}.attention.output.dense", attention.output_dense),
+            *norm_rows(f"{layer}.attention.output.LayerNorm", block.self_attention_norm),
+            *dense_rows(f"{layer}.intermediate.dense", block.feed_forward.intermediate_dense),
+            *dense_rows(f"{layer}.output.dense", block.feed_forward.output_dense),
+            *norm_rows(f"{layer}.output.LayerNorm", block.feed_forward_norm),
         ]
     if backbone.pooler is not None:
-        rows += _dense("pooler.dense", backbone.pooler)
+        rows += dense_rows("pooler.dense", backbone.pooler)
     rows = [(prefix + name, variable, transposed) for name, variable, transposed in rows]
     if isinstance(model, models.BertClassifier):
-        rows += _dense("classifier", model.logits)
+        rows += dense_rows("classifier", model.logits)
     if isinstance(model, models.BertMaskedLM):
         head = model.head
-        rows += [*_dense("cls.predictions.transform.dense", head.dense),
-                 *_norm("cls.predictions.transform.LayerNorm", head.norm),
+        rows += [*dense_rows("cls.predictions.transform.dense", head.dense),
+                 *norm_rows("cls.predictions.transform.LayerNorm", head.norm),
                  ("cls.predictions.bias", head.output_bias, False)]
     return rows
 
@@ -118,61 +103,6 @@ TIED = {"cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weigh
 
 
 # --- Reading a directory. ---
-
-def _read_safetensors(path):
-    """`{name: float32 or integer array}` of one safetensors file."""
-    from safetensors import safe_open
-
-    tensors = {}
-    try:
-        with safe_open(path, framework="np") as f:
-            for name in f.keys():
-                dtype = f.get_slice(name).get_dtype()
-                if dtype == "BF16":
-                    continue
-                tensor = f.get_tensor(name)
-                tensors[name] = tensor.astype(np.float32) if dtype in FLOAT_DTYPES else tensor
-        tensors.update(_bfloat16_tensors(path))
-    except Exception as error:  # safetensors' own errors are not ValueErrors
-        raise CheckpointError(f"{path} is not a readable safetensors file ({type(error).__name__}: "
-                              f"{str(error).splitlines()[0] if str(error) else ''}).") from None
-    return tensors
-
-
-def _bfloat16_tensors(path):
-    """The BF16 tensors of a safetensors file, as float32: the upper half of a float32's bits."""
-    with open(path, "rb") as f:
-        header_size = int.from_bytes(f.read(8), "little")
-        header = json.loads(f.read(header_size))
-        tensors = {}
-        for name, entry in header.items():
-            if name == "__metadata__" or entry["dtype"] != "BF16":
-                continue
-            start, end = entry["data_offsets"]
-            f.seek(8 + header_size + start)
-            halves = np.frombuffer(f.read(end - start), "<u2").astype(np.uint32) << 16
-            tensors[name] = halves.view(np.float32).reshape(entry["shape"])
-    return tensors
-
-
-def _weight_files(path):
-    """The safetensors files of a directory (one, or the index's shards); refuses pickles."""
-    pickled = [name for name in PICKLED if os.path.exists(os.path.join(path, name))]
-    if os.path.exists(os.path.join(path, SAFETENSORS)):
-        return [SAFETENSORS]
-    if os.path.exists(os.path.join(path, SAFETENSORS_INDEX)):
-        index = integrity.read_json(os.path.join(path, SAFETENSORS_INDEX), "safetensors index")
-        shards = sorted(set((index.get("weight_map") or {}).values()))
-        missing = [shard for shard in shards if not os.path.exists(os.path.join(path, shard))]
-        if not shards or missing:
-            raise CheckpointError(f"{SAFETENSORS_INDEX} lists shards that are not in {path}: {missing or 'none'}.")
-        return shards
-    if pickled:
-        raise CheckpointError(f"{path} holds only pickled weights ({', '.join(pickled)}); loading a pickle runs "
-                              f"code, so only safetensors are read: convert it with transformers' "
-                              f"`save_pretrained(..., safe_serialization=True)`.")
-    raise CheckpointError(f"{path} holds no {SAFETENSORS} (or {SAFETENSORS_INDEX}).")
-
 
 def _settings(config, architecture, tensors):
     """The zoo's settings of a Hugging Face `config.json`, refusing what it cannot compute exactly."""
@@ -209,15 +139,6 @@ def _settings(config, architecture, tensors):
         dropout = config.get("classifier_dropout")
         settings.update(num_classes=num_labels, classifier_dropout=hidden_dropout if dropout is None else dropout)
     return settings
-
-
-def _architecture(config):
-    names = config.get("architectures") or []
-    known = [name for name in names if name in ARCHITECTURES]
-    if len(names) != 1 or not known:
-        raise CheckpointError(f"config.json: `architectures`={names!r}; the zoo imports one of "
-                              f"{sorted(ARCHITECTURES)}.")
-    return known[0]
 
 
 def _sentence_pooling(path):
@@ -304,17 +225,9 @@ def _tokenizer(tokens, special, **settings):
 
 def read_checkpoint(path):
     """`(model, tokenizer, origin)` of a Hugging Face BERT directory (nothing written)."""
-    if not os.path.isdir(path):
-        raise CheckpointError(f"{path} is not a directory.")
-    config_path = os.path.join(path, "config.json")
-    if not os.path.exists(config_path):
-        raise CheckpointError(f"{path} holds no config.json.")
-    config = integrity.read_json(config_path, "checkpoint config")
-    files = _weight_files(path)
-    tensors = {}
-    for name in files:
-        tensors.update(_read_safetensors(os.path.join(path, name)))
-    architecture = _architecture(config)
+    config = huggingface.read_config(path)
+    tensors = huggingface.read_tensors(path)
+    architecture = huggingface.architecture(config, ARCHITECTURES)
     task_class = ARCHITECTURES[architecture]
     settings = _settings(config, architecture, tensors)
     if task_class is models.BertSentenceEncoder:
@@ -325,50 +238,21 @@ def read_checkpoint(path):
                               f"is {settings['vocabulary_size']}.")
     model = task_class.from_settings(**settings)
     _assign(model, tensors)
-    origin = {"huggingface": os.path.abspath(path), "architecture": architecture, "sha256": _checksums(path)}
-    return model, tokenizer, origin
-
-
-def _checksums(path):
-    """`{relative path: sha256}` of every file of the directory that describes
-    the model: weights, configs, tokenizer."""
-    sums = {}
-    for folder, _, names in os.walk(path):
-        for name in names:
-            if name.endswith((".safetensors", ".json", ".txt")):
-                full = os.path.join(folder, name)
-                sums[os.path.relpath(full, path)] = integrity.digest(full)[1]
-    return dict(sorted(sums.items()))
+    return model, tokenizer, huggingface.origin(path, architecture)
 
 
 def _assign(model, tensors):
-    """Sets every weight of `model` from `tensors`, refusing missing,
-    unexpected, untied or misshapen tensors (all listed at once)."""
-    table = _weight_table(model)
-    expected = {name for name, _, _ in table}
+    """Sets every weight of `model` from `tensors`, refusing wrong buffers and
+    untied masked-LM decoders, then what `huggingface.assign` refuses."""
     prefix = _prefix(type(model))
-    buffers = {prefix + name for name in BUFFERS}
     tied = {name: source for name, source in TIED.items() if isinstance(model, models.BertMaskedLM)}
-    missing = sorted(expected - set(tensors))
-    unexpected = sorted(set(tensors) - expected - buffers - set(tied))
-    if missing or unexpected:
-        parts = [f"{what} tensors {names}" for what, names in (("missing", missing), ("unexpected", unexpected)) if names]
-        raise CheckpointError(f"The checkpoint does not fit a {type(model).__name__}: {'; '.join(parts)}.")
     position_ids = tensors.get(prefix + "embeddings.position_ids")
     if position_ids is not None and not np.array_equal(position_ids.reshape(-1), np.arange(position_ids.size)):
         raise CheckpointError("embeddings.position_ids is not 0, 1, ...; the zoo numbers positions from 0.")
     for name, source in tied.items():
-        if name in tensors and not np.array_equal(tensors[name], tensors[source]):
+        if name in tensors and source in tensors and not np.array_equal(tensors[name], tensors[source]):
             raise CheckpointError(f"{name} is not tied to {source}; the zoo's masked LM ties them.")
-    wrong = []
-    for name, variable, transposed in table:
-        value = tensors[name].T if transposed else tensors[name]
-        if tuple(value.shape) != tuple(variable.shape):
-            wrong.append(f"{name} {tuple(tensors[name].shape)}")
-    if wrong:
-        raise CheckpointError(f"Tensors of the wrong shape for config.json: {', '.join(wrong)}.")
-    for name, variable, transposed in table:
-        variable.assign(np.ascontiguousarray(tensors[name].T if transposed else tensors[name], np.float32))
+    huggingface.assign(model, _weight_table(model), tensors, ignored=[prefix + name for name in BUFFERS] + list(tied))
 
 
 # Held out with an import (it has no data of its own), so that `verify` runs
@@ -424,11 +308,7 @@ def import_checkpoint(path, out_dir, overwrite=False, sentences=SENTENCES):
 
 def checkpoint_tensors(model):
     """`{Hugging Face name: float32 array}` of a task over a `BertBackbone`."""
-    tensors = {}
-    for name, variable, transposed in _weight_table(model):
-        value = np.array(variable, np.float32)
-        tensors[name] = np.ascontiguousarray(value.T if transposed else value)
-    return tensors
+    return huggingface.table_tensors(_weight_table(model))
 
 
 def checkpoint_config(model, tokenizer):
@@ -482,8 +362,6 @@ def export_checkpoint(run_dir, out_dir, overwrite=False):
     `out_dir`, whole or not at all. Refuses a run whose model is not a BERT,
     or whose tokenizer is the zoo's own WordPiece (`transformers` would
     tokenize its text differently: no `[SEP]`, another lower-casing)."""
-    from safetensors.numpy import save_file
-
     staging.check_target(out_dir, overwrite)
     model = run_directory.load_model(run_dir)
     if type(model) not in ARCHITECTURES.values():
@@ -494,7 +372,7 @@ def export_checkpoint(run_dir, out_dir, overwrite=False):
         raise CheckpointError(f"{run_dir} tokenizes with the zoo's {tokenizer.name!r}, which Hugging Face's "
                               f"BertTokenizer does not reproduce; only runs of an imported BERT export.")
     with staging.staged(out_dir, overwrite) as work:
-        save_file(checkpoint_tensors(model), os.path.join(work, SAFETENSORS), metadata={"format": "pt"})
+        huggingface.write_tensors(checkpoint_tensors(model), work)
         run_directory.write_json(os.path.join(work, "config.json"), checkpoint_config(model, tokenizer))
         _tokenizer_files(tokenizer, work)
         if isinstance(model, models.BertSentenceEncoder):
