@@ -33,17 +33,26 @@ def rng():
     return np.random.default_rng(1234)
 
 
-def random_ids(rng, shape, vocabulary_size, lengths=None):
-    """Token ids in [7, vocabulary_size) (past the reserved ids), right-padded to `lengths`."""
+def random_ids(rng, shape, vocabulary_size, lengths=None, pad_id=0):
+    """Token ids in [7, vocabulary_size) (past the reserved ids), never `pad_id`,
+    right-padded with `pad_id` to `lengths`."""
     ids = rng.integers(7, vocabulary_size, shape).astype("int32")
+    ids[ids == pad_id] = 7
     if lengths is not None:
         for row, length in enumerate(lengths):
-            ids[row, length:] = 0
+            ids[row, length:] = pad_id
     return ids
 
 
-def pad_right(ids, extra):
-    return np.concatenate([ids, np.zeros((ids.shape[0], extra), ids.dtype)], axis=1)
+def assert_same_weights(model, other):
+    """The same variables, by path, with bit-identical values."""
+    assert [w.path for w in model.weights] == [w.path for w in other.weights]
+    for a, b in zip(model.weights, other.weights):
+        assert np.array_equal(np.asarray(a), np.asarray(b)), a.path
+
+
+def pad_right(ids, extra, pad_id=0):
+    return np.concatenate([ids, np.full((ids.shape[0], extra), pad_id, ids.dtype)], axis=1)
 
 
 def run_python(code, backend, block_tensorflow=False, timeout=600, env=None):

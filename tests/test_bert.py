@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from keras_attn import layers, models
-from keras_attn.tokenizers import BERT_SPECIAL_TOKENS, Vocabulary
+from keras_attn.tokenizers import BERT_SPECIAL_TOKENS, BertWordPieceTokenizer, Vocabulary
 from keras_attn.training.recipes import with_pooler
 
 SMALL = {"vocabulary_size": 60, "num_layers": 2, "hidden_dim": 16, "num_heads": 2, "max_length": 12}
@@ -27,7 +27,7 @@ def test_gelu_erf_is_the_exact_gelu():
     assert np.abs(np.asarray(layers.gelu_tanh(x)) - exact).max() > 1e-4  # the approximation is not it
 
 
-@pytest.mark.parametrize("argument, value", [("activation", "swish"), ("layer_norm_epsilon", 0),
+@pytest.mark.parametrize("argument, value", [("activation", "quick_gelu"), ("layer_norm_epsilon", 0),
                                              ("pooler", "yes")])
 def test_backbone_refuses_bad_settings_by_name(argument, value):
     with pytest.raises(ValueError, match=f"`{argument}`"):
@@ -80,8 +80,10 @@ def test_a_vocabulary_names_its_special_tokens():
     assert (vocabulary.pad_id, vocabulary.unk_id, vocabulary.cls_id, vocabulary.start_id) == (0, 2, 3, None)
     assert vocabulary.encode(["hi", "nope"]) == [6, 2]
     assert vocabulary.special_ids == [0, 2, 3, 4, 5]
+    padded_with_one = Vocabulary(["[UNK]", "[PAD]", "[CLS]", "[SEP]", "[MASK]"], BERT_SPECIAL_TOKENS)
+    assert padded_with_one.pad_id == 1  # a vocabulary may pad with any id; a BERT cannot
     with pytest.raises(ValueError, match="must be id 0"):
-        Vocabulary(["[UNK]", "[PAD]", "[CLS]", "[SEP]", "[MASK]"], BERT_SPECIAL_TOKENS)
+        BertWordPieceTokenizer(padded_with_one)
     with pytest.raises(ValueError, match="lacks"):
         Vocabulary(tokens[:-2], BERT_SPECIAL_TOKENS)
     with pytest.raises(ValueError, match="unknown roles"):

@@ -13,6 +13,7 @@ import pytest
 from keras_attn import run_directory
 from keras_attn.checkpoints import huggingface_bert
 from keras_attn.checkpoints.huggingface_bert import CheckpointError
+from tests.conftest import assert_same_weights
 
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
@@ -131,10 +132,7 @@ def test_export_loads_in_transformers_and_round_trips_bit_identical(tmp_path, ca
     assert np.abs(getattr(got, name).numpy() - getattr(expected, name).numpy()).max() < 1e-5
 
     again, _, _ = huggingface_bert.read_checkpoint(str(tmp_path / "back"))
-    first = run_directory.load_model(str(tmp_path / "run"))
-    assert [w.path for w in again.weights] == [w.path for w in first.weights]
-    for a, b in zip(again.weights, first.weights):
-        assert np.array_equal(np.asarray(a), np.asarray(b)), a.path
+    assert_same_weights(again, run_directory.load_model(str(tmp_path / "run")))
 
 
 def test_sharded_and_half_precision_checkpoints_read_into_float32(tmp_path):

@@ -255,3 +255,27 @@ class TestWriteStep:
         written = keras.ops.convert_to_numpy(written)
         np.testing.assert_array_equal(written[:, :3], values[:, :3])
         np.testing.assert_array_equal(written[:, 3:], 0.0)
+
+
+def test_tied_logits_read_the_embedding_and_refuse_another_width():
+    embedding = keras.layers.Embedding(11, 4)
+    embedding.build((None,))
+    logits = layers.TiedLogits(embedding)
+    hidden = np.random.default_rng(0).normal(size=(2, 3, 4)).astype("float32")
+    np.testing.assert_allclose(np.asarray(logits(hidden)), hidden @ np.asarray(embedding.embeddings).T, atol=1e-6)
+    embedding.embeddings.assign(np.asarray(embedding.embeddings) * 2)  # one matrix: the logits follow
+    np.testing.assert_allclose(np.asarray(logits(hidden)), hidden @ np.asarray(embedding.embeddings).T, atol=1e-6)
+    with pytest.raises(ValueError, match="width 5"):
+        layers.TiedLogits(embedding)(np.ones((1, 2, 5), "float32"))
+    with pytest.raises(ValueError, match="`token_embedding` must be a keras.layers.Embedding"):
+        layers.TiedLogits(keras.layers.Dense(3))
+    with pytest.raises(ValueError, match="`vocabulary_size` x `embedding_dim` = 12 x 4"):
+        layers.TokenAndPositionEmbedding(12, 8, 4, token_embedding=embedding)
+
+
+def test_marians_position_table_has_every_sine_then_every_cosine():
+    interleaved = layers.sinusoidal_table(6, 8)
+    halves = layers.position_embedding.sinusoidal_halves_table(6, 8)
+    np.testing.assert_allclose(halves[:, :4], interleaved[:, 0::2], atol=1e-6)
+    np.testing.assert_allclose(halves[:, 4:], interleaved[:, 1::2], atol=1e-6)
+    assert halves.shape == (6, 8) and layers.position_embedding.sinusoidal_halves_table(3, 7).shape == (3, 7)

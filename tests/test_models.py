@@ -17,12 +17,17 @@ SEQ2SEQ = {
         source_vocabulary_size=40, target_vocabulary_size=30, hidden_dim=16, num_layers=2,
         num_heads=2, intermediate_dim=32, max_source_length=16, max_target_length=12,
     ),
+    # Marian's ids: padding is the last id (and where decoding starts); 0 is `</s>`, a real token.
+    "opus-mt-es-en": dict(
+        source_vocabulary_size=40, target_vocabulary_size=40, hidden_dim=16, num_layers=2,
+        num_heads=2, intermediate_dim=32, max_source_length=16, max_target_length=12, pad_id=39, start_id=39,
+    ),
 }
 
 
-def seq2seq_batch(rng):
-    source = random_ids(rng, (3, 7), 40, lengths=[7, 4, 2])
-    target = random_ids(rng, (3, 6), 30, lengths=[6, 3, 5])
+def seq2seq_batch(rng, pad_id=0):
+    source = random_ids(rng, (3, 7), 40, lengths=[7, 4, 2], pad_id=pad_id)
+    target = random_ids(rng, (3, 6), 30, lengths=[6, 3, 5], pad_id=pad_id)
     return source, target
 
 
@@ -33,14 +38,17 @@ def forward(model, source, target):
 @pytest.mark.parametrize("name", sorted(SEQ2SEQ))
 def test_seq2seq_padding_and_causality(name, rng):
     model = zoo.build(name, dropout=0.0, **SEQ2SEQ[name])
-    source, target = seq2seq_batch(rng)
+    pad = model.pad_id
+    source, target = seq2seq_batch(rng, pad)
     logits = forward(model, source, target)
-    real_target = target != 0
+    real_target = target != pad
 
     # Extra source padding: no change anywhere.
-    np.testing.assert_allclose(forward(model, pad_right(source, 5), target), logits, atol=1e-5)
+    np.testing.assert_allclose(forward(model, pad_right(source, 5, pad), target), logits, atol=1e-5)
+    if pad != 0:  # where 0 is a real token, ids of 0 after the text are read
+        assert np.abs(forward(model, pad_right(source, 5, 0), target) - logits).max() > 1e-3
     # Extra target padding: no change at real target positions.
-    longer = forward(model, source, pad_right(target, 3))[:, :6]
+    longer = forward(model, source, pad_right(target, 3, pad))[:, :6]
     np.testing.assert_allclose(longer[real_target], logits[real_target], atol=1e-5)
     # A different future token: no change before it.
     changed = target.copy()
@@ -51,8 +59,8 @@ def test_seq2seq_padding_and_causality(name, rng):
 @pytest.mark.parametrize("name", sorted(SEQ2SEQ))
 def test_step_decoder_reproduces_teacher_forcing(name, rng):
     model = zoo.build(name, dropout=0.0, **SEQ2SEQ[name])
-    source, target = seq2seq_batch(rng)
-    target[:] = np.where(target == 0, 8, target)  # every position real
+    source, target = seq2seq_batch(rng, model.pad_id)
+    target[:] = np.where(target == model.pad_id, 8, target)  # every position real
     logits = forward(model, source, target)
     generator = decoding.KerasGenerator(model)
     state = generator.prefill(source)
@@ -62,7 +70,7 @@ def test_step_decoder_reproduces_teacher_forcing(name, rng):
         step_logits, attention = outputs["logits"], outputs["attention"]
         np.testing.assert_allclose(step_logits, logits[:, step], atol=1e-4)
         # attention over padded source tokens is zero, the rest sums to 1
-        assert np.all(attention[source == 0] == 0)
+        assert np.all(attention[source == model.pad_id] == 0)
         np.testing.assert_allclose(attention.sum(-1), 1.0, atol=1e-5)
 
 
@@ -141,3 +149,32 @@ def test_bahdanau_decoder_while_loop_refuses_a_dynamic_length():
 
     with pytest.raises(ValueError, match="needs inputs of a fixed length"):
         BahdanauDecoder(8, loop="while")(keras.Input((None, 4)), keras.Input((3, 6)), keras.Input((8,)))
+
+
+def test_shared_and_tied_tables_stay_one_table_after_saving(tmp_path, rng):
+    import keras_attn
+
+    model = zoo.build("opus-mt-es-en", **SEQ2SEQ["opus-mt-es-en"])
+    backbone = model.backbone
+    table = backbone.encoder_embedding.token_embedding
+    assert backbone.decoder_embedding.token_embedding is table and model.logits.token_embedding is table
+    separate = zoo.build("transformer", norm_first=False, **SEQ2SEQ["transformer"])  # post-norm, as Marian
+    assert len(model.weights) == len(separate.weights) - 2  # one table, no logits kernel (a bias stays)
+    model.save(tmp_path / "m.keras")
+    loaded = keras_attn.load_model(str(tmp_path / "m.keras"))
+    source, target = seq2seq_batch(rng, model.pad_id)
+    np.testing.assert_array_equal(forward(loaded, source, target), forward(model, source, target))
+    table = loaded.backbone.encoder_embedding.token_embedding
+    assert loaded.backbone.decoder_embedding.token_embedding is table and loaded.logits.token_embedding is table
+
+
+def test_the_translator_refuses_ids_and_sharing_that_do_not_fit():
+    sizes = dict(hidden_dim=16, num_layers=1, num_heads=2, intermediate_dim=16)
+    with pytest.raises(ValueError, match="`share_embeddings` needs equal vocabularies"):
+        zoo.build("transformer", source_vocabulary_size=40, target_vocabulary_size=30, share_embeddings=True, **sizes)
+    with pytest.raises(ValueError, match=r"`pad_id` must be an integer \[0, 39\], got 65000"):
+        zoo.build("opus-mt-es-en", source_vocabulary_size=40, target_vocabulary_size=40, **sizes)
+    with pytest.raises(ValueError, match=r"`end_id` must be an integer \[0, 29\], got 30"):
+        zoo.build("transformer", source_vocabulary_size=40, target_vocabulary_size=30, end_id=30, **sizes)
+    with pytest.raises(ValueError, match="`activation` must be one of"):
+        zoo.build("transformer", source_vocabulary_size=40, target_vocabulary_size=30, activation="tanh", **sizes)

@@ -14,6 +14,9 @@ SMALL = {
                         max_target_length=16, **_TINY_TRANSFORMER),
     "transformer-base": dict(source_vocabulary_size=40, target_vocabulary_size=30, max_source_length=16,
                              max_target_length=16, **_TINY_TRANSFORMER),
+    # Marian's ids: padding (and the start) is the last id, `</s>` 0.
+    "opus-mt-es-en": dict(source_vocabulary_size=40, target_vocabulary_size=40, max_source_length=16,
+                          max_target_length=16, pad_id=39, start_id=39, **_TINY_TRANSFORMER),
     "bert-tiny": _TINY_BERT,
     "bert-mini": _TINY_BERT,
     "bert-small": _TINY_BERT,
