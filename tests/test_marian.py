@@ -14,6 +14,7 @@ import pytest
 from keras_attn import run_directory
 from keras_attn.checkpoints import CheckpointError, huggingface_marian
 from keras_attn.data.packing import source_packer
+from keras_attn.tokenizers import MarianSentencePieceTokenizer, Vocabulary
 from tests.conftest import assert_same_weights
 
 transformers = pytest.importorskip("transformers")
@@ -286,6 +287,19 @@ def test_stored_copies_that_agree_are_read_and_pickles_refused(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_model_whose_ids_are_not_its_datas_is_refused_before_training(tmp_path, capsys):
+    from keras_attn import cli
+
+    # The zoo's dates pad with 0, start with [START] (2) and end with [END] (3).
+    command = ["train", "transformer", "--examples", "50", "--epochs", "1", "--set", "num_layers=1", "--set",
+               "hidden_dim=16", "--set", "intermediate_dim=16", "--set", "num_heads=2", "--out", str(tmp_path / "a")]
+    for setting, message in (("pad_id=5", "`pad_id` is 5 but 'dates' pads with 0"),
+                             ("end_id=0", "`end_id` is 0 but 'dates''s targets use 3")):
+        assert cli.main(command + ["--set", setting]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
+
+
 def test_only_marian_shaped_translators_with_marian_tokenizers_export(tmp_path):
     from keras_attn import checkpoints, cli
 
@@ -296,6 +310,33 @@ def test_only_marian_shaped_translators_with_marian_tokenizers_export(tmp_path):
         huggingface_marian.export_checkpoint(str(tmp_path / "zoo"), str(tmp_path / "out"))
     assert checkpoints.module_of_run(str(tmp_path / "zoo")) is huggingface_marian
     assert not (tmp_path / "out").exists()
+
+    # Marian's shape with the zoo's own tokenizer (ids 0, 2, 3): MarianTokenizer would read its text otherwise.
+    from keras_attn import models
+    from keras_attn.tokenizers import CharacterTokenizer
+
+    tokenizer = CharacterTokenizer(Vocabulary.from_tokens("abc"))
+    model = models.TransformerTranslator.from_settings(**{
+        **huggingface_marian._settings(json.loads((hf_directory(tmp_path / "hf")[0].config.to_json_string()))),
+        "source_vocabulary_size": 10, "target_vocabulary_size": 10, "pad_id": 0, "start_id": 2, "end_id": 3})
+    run = tmp_path / "characters"
+    run.mkdir()
+    model.save(run_directory.model_path(str(run)))
+    run_directory.write_config(str(run), type(model), None, {"source": tokenizer, "target": tokenizer},
+                               model.current_settings(), {"task": None, "tokenization": tokenizer.name,
+                                                          "lengths": {"max_source_length": 48,
+                                                                      "max_target_length": 48}})
+    with pytest.raises(CheckpointError, match="tokenizes with the zoo's 'characters'"):
+        huggingface_marian.export_checkpoint(str(run), str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_marian_tokenizer_needs_its_special_tokens(tmp_path):
+    hf_directory(tmp_path / "hf")
+    proto = (tmp_path / "hf" / "source.spm").read_bytes()
+    without_end = Vocabulary(["<unk>", "▁la", "<pad>"], {"pad": "<pad>", "unk": "<unk>", "start": "<pad>"})
+    with pytest.raises(ValueError, match="names no end token"):
+        MarianSentencePieceTokenizer(proto, without_end)
 
 
 @pytest.mark.tensorflow

@@ -82,6 +82,15 @@ class GenerativeTask(Task):
     def default_loss_and_metrics(self):
         return token_loss_and_metrics(self.pad_id)
 
+    def check_ids(self, task):
+        """Also refuses a task whose targets start or end with other ids than generation does."""
+        super().check_ids(task)
+        target = task.tokenizers["target"].vocabulary
+        for role in ("start", "end"):
+            if getattr(self, f"{role}_id") != getattr(target, f"{role}_id"):
+                raise ValueError(f"The model's `{role}_id` is {getattr(self, f'{role}_id')} but {task.name!r}'s "
+                                 f"targets use {getattr(target, f'{role}_id')}.")
+
     def fit_inputs(self, task, split):
         return task.model_inputs(split)
 

@@ -142,6 +142,12 @@ class Task(keras.Model):
         """The id its inputs are padded with (and generated rows after their end)."""
         return self.backbone.pad_id
 
+    def check_ids(self, task):
+        """Refuses a data task whose vocabulary pads with another id than the model masks."""
+        pad_id = task.tokenizers["source"].vocabulary.pad_id
+        if self.pad_id != pad_id:
+            raise ValueError(f"The model's `pad_id` is {self.pad_id} but {task.name!r} pads with {pad_id}.")
+
     # --- Saving: the backbone is a nested object, as in keras-hub. ---
 
     def get_config(self):

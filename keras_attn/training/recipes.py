@@ -130,6 +130,7 @@ def fit(
     previous one as it was. A non-empty `out_dir` needs `overwrite`.
     """
     models.check(model).check_data(task, name)
+    model.check_ids(task)
     check_fit_arguments(task, {}, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
     with staging.staged(out_dir, overwrite) as work:
         return _fit(model, name, task, work, overrides, epochs, batch_size, learning_rate, verbose,
