@@ -151,6 +151,9 @@ def _parser():
                         choices=["saved_model", "tflite", "onnx"])
     export.add_argument("--quantize", choices=["fp16", "int8"], help="add quantized artifacts")
     export.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    export.add_argument("--no-searches", dest="searches", action="store_false",
+                        help="translators: only the prefill and step pieces, not the whole greedy and beam "
+                             "searches as one graph each")
     export.add_argument("--max-source-length", type=int, help="fixed source length of bahdanau pieces")
     export.add_argument("--max-target-length", type=int, help="fixed target length of bahdanau pieces")
 
@@ -366,6 +369,7 @@ def _export(args):
         args.out,
         formats=args.formats,
         quantize=args.quantize,
+        searches=args.searches,
         overwrite=args.overwrite,
         lengths=lengths,
         assets=assets,

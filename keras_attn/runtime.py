@@ -1,8 +1,12 @@
 """Run exported keras-attn models without TensorFlow or Keras.
 
 Imports numpy and onnxruntime; the LiteRT interpreter (`ai_edge_litert`) is
-imported only when a TFLite artifact is opened. Greedy and beam search are
-the numpy searches of `keras_attn.inference.search`, which tests hold to the compiled Keras ones.
+imported only when a TFLite artifact is opened. Greedy and beam search run
+as one graph each where the export holds them (the `greedy_search` and
+`beam_search` pieces: one `run` call translates a batch), else, or with
+`host_loop=True`, as the numpy searches of `keras_attn.inference.search`
+over the `prefill` and `step` pieces; tests hold both to the compiled Keras
+searches.
 
     model = ExportedModel("export_dir")                 # ONNX, float32
     model = ExportedModel("export_dir", format="tflite", quantization="int8")
@@ -16,7 +20,7 @@ import numpy as np
 
 from keras_attn import integrity
 from keras_attn.quiet import native_stderr_muted
-from keras_attn.validation import check_range, check_token_ids
+from keras_attn.validation import check_non_negative, check_range, check_token_ids
 from keras_attn.inference import search
 
 _ONNX_TYPES = {"tensor(int32)": "int32", "tensor(int64)": "int64", "tensor(float)": "float32", "tensor(bool)": "bool"}
@@ -123,27 +127,59 @@ class ArtifactGenerator(search.PieceGenerator):
         return outputs
 
 
+def run_search(runner, spec, source_ids, max_length, beam_size=None, alpha=None):
+    """A whole search exported as one graph (a `greedy_search` artifact, or
+    `beam_search` when `beam_size` is given) on `source_ids`, as a
+    `DecodeResult`; `spec` is the manifest's runtime spec. The prompt is
+    padded to the export's fixed length where it has one; attention is
+    reported over the caller's prompt."""
+    source_ids = np.asarray(source_ids, "int32")
+    prompt = source_ids
+    if spec["fixed_prompt_length"] is not None:
+        prompt = pad_to(source_ids, spec["fixed_prompt_length"], search_ids(spec)["pad_id"])
+    feed = {spec["prompt_input"]: prompt, "max_length": np.int32(max_length)}
+    if beam_size is None:
+        result = search.greedy_result(runner(feed))
+    else:
+        result = search.beam_result(runner({**feed, "beam_size": np.int32(beam_size), "alpha": np.float32(alpha)}),
+                                    beam_size, alpha)
+    result.attention = result.attention[..., : source_ids.shape[1]]
+    return result
+
+
 class ExportedModel:
     """The artifacts of one export directory, in one format and quantization.
 
-    Each artifact opened is checked against the manifest first (inside the
+    Each artifact is checked against the manifest first (inside the
     directory, its size and sha256; `check_integrity=False` skips the
     hashing), so a tampered or truncated file is an `IntegrityError`, never
-    a silently different model.
+    a silently different model; it is opened when first used.
+    `host_loop=True` searches with the prefill and step pieces even where
+    the export holds the whole searches as graphs.
     """
 
-    def __init__(self, directory, format="onnx", quantization="float32", check_integrity=True):
+    def __init__(self, directory, format="onnx", quantization="float32", check_integrity=True, host_loop=False):
         if format not in RUNNERS:
             raise ValueError(f"`format` must be one of {sorted(RUNNERS)}, got {format!r}.")
         self.manifest = integrity.read_manifest(directory)
-        self.runners = {}
+        self.format, self.host_loop = format, host_loop
+        self.paths, self.opened = {}, {}
         for artifact in self.manifest["artifacts"]:
             if artifact["format"] == format and artifact["quantization"] == quantization:
                 if check_integrity:
                     integrity.check(directory, artifact)
-                self.runners[artifact["role"]] = RUNNERS[format](integrity.resolve(directory, artifact["path"]))
-        if not self.runners:
+                self.paths[artifact["role"]] = integrity.resolve(directory, artifact["path"])
+        if not self.paths:
             raise ValueError(f"{directory} has no {format} artifacts quantized as {quantization!r}.")
+
+    def runner(self, role):
+        """The runner of the artifact of `role`, opened once."""
+        if role not in self.opened:
+            self.opened[role] = RUNNERS[self.format](self.paths[role])
+        return self.opened[role]
+
+    def _in_graph(self, role):
+        return not self.host_loop and role in self.paths
 
     @property
     def max_target_length(self):
@@ -156,30 +192,36 @@ class ExportedModel:
         return spec
 
     def _generation(self, source_ids, max_length):
-        """`(generator, prompt ids, steps)`, the inputs checked, and the start and end ids."""
+        """`(prompt ids, steps, runtime spec)`, the inputs checked."""
         spec = self._require("translation", "decode")
-        prompt = spec["prompt_input"]
-        source_ids = check_token_ids("source_ids", source_ids, spec["vocabulary_sizes"][prompt],
+        source_ids = check_token_ids("source_ids", source_ids, spec["vocabulary_sizes"][spec["prompt_input"]],
                                      spec["max_prompt_length"])
         steps = check_range("max_length", self.max_target_length if max_length is None else max_length, 1,
                             spec["max_steps"])
-        ids = search_ids(spec)
-        generator = ArtifactGenerator(self.runners["prefill"], self.runners["step"], prompt,
-                                      spec["fixed_prompt_length"], ids["pad_id"])
-        return (generator, source_ids, steps), ids
+        return source_ids, steps, spec
+
+    def _generator(self, spec):
+        return ArtifactGenerator(self.runner("prefill"), self.runner("step"), spec["prompt_input"],
+                                 spec["fixed_prompt_length"], search_ids(spec)["pad_id"])
 
     def greedy(self, source_ids, max_length=None):
-        arguments, ids = self._generation(source_ids, max_length)
-        return search.greedy_search(*arguments, **ids)
+        source_ids, steps, spec = self._generation(source_ids, max_length)
+        if self._in_graph("greedy_search"):
+            return run_search(self.runner("greedy_search"), spec, source_ids, steps)
+        return search.greedy_search(self._generator(spec), source_ids, steps, **search_ids(spec))
 
     def beam(self, source_ids, beam_size=4, alpha=0.6, max_length=None):
-        arguments, ids = self._generation(source_ids, max_length)
-        return search.beam_search(*arguments, beam_size=check_range("beam_size", beam_size, 1), alpha=alpha, **ids)
+        source_ids, steps, spec = self._generation(source_ids, max_length)
+        beam_size, alpha = check_range("beam_size", beam_size, 1), check_non_negative("alpha", alpha)
+        if self._in_graph("beam_search"):
+            return run_search(self.runner("beam_search"), spec, source_ids, steps, beam_size, alpha)
+        return search.beam_search(self._generator(spec), source_ids, steps, beam_size=beam_size, alpha=alpha,
+                                  **search_ids(spec))
 
     def _forward(self, spec, token_ids):
         token_ids = check_token_ids("token_ids", token_ids, spec["vocabulary_sizes"]["token_ids"], spec["max_length"])
         inputs = {"token_ids": token_ids, **{name: np.zeros_like(token_ids) for name in spec["zero_inputs"]}}
-        return self.runners["forward"](inputs)
+        return self.runner("forward")(inputs)
 
     def classify(self, token_ids):
         """Class probabilities `(batch, num_classes)` of token ids that start with `[CLS]`."""

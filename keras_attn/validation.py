@@ -21,6 +21,13 @@ def check_rate(name, value):
     return float(value)
 
 
+def check_non_negative(name, value):
+    """A finite real `value` >= 0, as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < float("inf"):
+        raise ValueError(f"`{name}` must be a finite number >= 0, got {value!r}.")
+    return float(value)
+
+
 def check_choice(name, value, choices):
     if value not in choices:
         raise ValueError(

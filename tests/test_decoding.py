@@ -146,3 +146,18 @@ def test_a_beam_of_one_finds_at_least_what_greedy_finds(name, rng):
 def test_decoding_refuses_a_classifier():
     with pytest.raises(ValueError, match=r"'transformer_classifier' \(TransformerClassifier\) does not generate"):
         decoding.greedy_decode(zoo.build("transformer-classifier", vocabulary_size=10), np.ones((1, 3), "int32"))
+
+
+def test_a_whole_search_reads_float32s_lowest_score_as_impossible():
+    # LiteRT's converter stores the searches' -inf as float32's lowest value: a beam search
+    # run as one TFLite graph reports it for "nothing finished", which must not win.
+    lowest = np.finfo("float32").min
+    outputs = {"steps": np.array([2], "int32"), "finished_scores": np.full((1, 2), lowest, "float32"),
+               "finished_history": np.full((1, 2, 4), PAD_ID, "int32"),
+               "finished_attention": np.zeros((1, 2, 4, 3), "float32"),
+               "alive_scores": np.array([[-2.0, lowest]], "float32"), "alive_history": np.array(
+                   [[4, 5, 0, 0], [6, 7, 0, 0]], "int32"), "alive_attention": np.ones((2, 4, 3), "float32")}
+    result = search.beam_result(outputs, beam_size=2, alpha=0.0)
+    assert result.tokens.tolist() == [[4, 5]] and result.scores.tolist() == [-2.0]
+    outputs["finished_scores"][0, 0] = -3.0  # a real finished hypothesis beats every alive one
+    assert search.beam_result(outputs, beam_size=2, alpha=0.0).tokens.tolist() == [[PAD_ID, PAD_ID]]

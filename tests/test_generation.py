@@ -197,13 +197,15 @@ def test_it_exports_through_the_same_pieces_and_passes_verify(prefix_lm, tmp_pat
 
     prefix_lm.save(tmp_path / "prefix_lm.keras")
     manifest = exporter.export(prefix_lm, tmp_path / "export", assets={"model.keras": tmp_path / "prefix_lm.keras"})
-    assert {a["role"] for a in manifest["artifacts"]} == {"forward", "prefill", "step"}
+    assert {a["role"] for a in manifest["artifacts"]} == {"forward", "prefill", "step", "greedy_search", "beam_search"}
     assert manifest["runtime"]["prompt_input"] == "prompt_ids"
     report = parity.verify(tmp_path / "export", prefix_lm)
     assert report["passed"], parity.format_table(report)
-    assert any(row["case"] == "greedy" and row["tokens_equal"] for row in report["rows"])
+    assert {row["role"] for row in report["rows"] if row["case"] in ("greedy", "beam") and row["tokens_equal"]} == {
+        "step", "greedy_search", "beam_search"}
     prompt = random_ids(rng, (2, 5), 40, lengths=[5, 3])
     expected = prefix_lm.generate(prompt, max_length=6).tokens
     for fmt in ("onnx", "tflite"):
-        np.testing.assert_array_equal(runtime.ExportedModel(tmp_path / "export", format=fmt).greedy(
-            prompt, max_length=6).tokens, expected)
+        for host_loop in (False, True):  # the whole search as one graph, and the host loop over the pieces
+            np.testing.assert_array_equal(runtime.ExportedModel(tmp_path / "export", format=fmt, host_loop=host_loop)
+                                          .greedy(prompt, max_length=6).tokens, expected)

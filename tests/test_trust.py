@@ -82,6 +82,22 @@ def test_verify_passes_the_untouched_export(exported, capsys):
     (directory / "parity.json").unlink()
 
 
+def test_verify_fails_searches_that_compute_another_models_tokens(exported, capsys):
+    # The export against a model of the same class with other weights: each whole search, as one
+    # graph, is judged by its tokens and scores, like the pieces by their logits.
+    from keras_attn import zoo
+    from keras_attn.export import parity
+    from tests.test_zoo import SMALL
+
+    _, directory = exported
+    other = zoo.build("transformer", **SMALL["transformer"])
+    report = parity.verify(directory, other)
+    searches = [row for row in report["rows"] if row["case"] in ("greedy", "beam") and row["role"] != "step"]
+    assert len(searches) == 6 and all(row["status"] == "fail" for row in searches), parity.format_table(report)
+    assert not report["passed"]
+    parity.verify(directory, exported[0])  # parity.json as the other tests read it
+
+
 def test_a_link_leading_out_of_the_export_is_refused(exported, tmp_path):
     outside = tmp_path / "outside.onnx"
     outside.write_bytes(b"x")
@@ -159,6 +175,11 @@ def test_search_arguments_are_checked(exported):
             decoding.beam_decode(model, ids, beam_size=bad)
         with pytest.raises(ValueError, match="`beam_size`"):
             exported_model.beam(ids, beam_size=bad)
+    for bad in (-0.5, float("nan"), float("inf"), "0.6", True):
+        with pytest.raises(ValueError, match="`alpha` must be a finite number >= 0"):
+            decoding.beam_decode(model, ids, alpha=bad)
+        with pytest.raises(ValueError, match="`alpha` must be a finite number >= 0"):
+            exported_model.beam(ids, alpha=bad)
     for bad in (0, 17):  # the target position table has 16 positions
         with pytest.raises(ValueError, match=r"`max_length` must be an integer \[1, 16\]"):
             decoding.greedy_decode(model, ids, max_length=bad)

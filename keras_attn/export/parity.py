@@ -11,7 +11,10 @@ What is checked, per artifact and case:
 - `padding`: the artifact against itself with and without 3 more columns
   of padding (dynamic-length artifacts);
 - `greedy`: the prefill and step artifacts generate greedily with
-  `keras_attn.inference.search`, token by token against Keras;
+  `keras_attn.inference.search`, token by token against Keras; the
+  `greedy_search` artifact (the whole search as one graph) against
+  `generate`, on the prompts with more padding;
+- `beam`: the `beam_search` artifact against `beam_generate` (beam 4);
 - `real`: when the export holds the run files of `keras-attn train`
   (`keras_attn.run_directory`), held-out examples of its task (real dates
   or sentences, not random ids) join the cases, and greedy decoding runs
@@ -22,10 +25,11 @@ file the manifest lists inside the directory, of its size and sha256, and
 no file it does not list; an artifact that fails it, or cannot be opened,
 is a failed row and is not run.
 
-Pass rules (`_status`): float32, max abs error of the logits <= 1e-4 (and
-identical greedy tokens); every artifact against itself with more padding,
-the same; float16, argmax agreement with Keras >= 99%; int8, >= 95% on the
-run's held-out examples and in greedy decoding (random ids: reported).
+Pass rules (`_status`): float32, max abs error of the logits <= 1e-4 (the
+scores for a whole search) and identical tokens; every artifact against
+itself with more padding, the same; float16, argmax agreement with Keras
+(the share of tokens equal for a whole search) >= 99%; int8, >= 95% on the
+run's held-out examples and in greedy and beam decoding (random ids: reported).
 Sentence embeddings (a model's `directional` outputs) have no argmax: their floor is
 the cosine similarity to Keras, row by row, >= 0.9999 in float32 and >= 0.99
 quantized, on every case.
@@ -46,6 +50,8 @@ QUANTIZED_AGREEMENT = {"fp16": 0.99, "int8": 0.95}
 # The least cosine similarity to Keras of an embedding, row by row.
 COSINE_FLOOR = {"float32": 0.9999, "fp16": 0.99, "int8": 0.99}
 EXTRA_PADDING = 3
+# The searches `verify` runs: at most this many steps, and beam search's settings.
+SEARCH_STEPS, BEAM_SIZE, ALPHA = 12, 4, 0.6
 
 
 class SavedModelRunner:
@@ -172,7 +178,7 @@ def _status(artifact, row, case):
     if quantization == "float32" or case == "padding":
         ok = row.get("logits_error", row["max_abs_error"]) <= FLOAT32_TOLERANCE
         return "pass" if ok and row.get("tokens_equal", True) else "fail"
-    if quantization == "int8" and case not in ("real", "greedy"):
+    if quantization == "int8" and case not in ("real", "greedy", "beam"):
         return "info"
     agreement = row["argmax_agreement"]
     return "pass" if agreement is None or agreement >= QUANTIZED_AGREEMENT[quantization] else "fail"
@@ -194,7 +200,7 @@ class _RecordingGenerator:
 
 
 def _greedy_row(model, manifest, prefill, step, prompt_ids):
-    max_length = min(manifest["lengths"]["max_target_length"], 12)
+    max_length = min(manifest["lengths"]["max_target_length"], SEARCH_STEPS)
     spec = manifest["runtime"]
     ids = runtime.search_ids(spec)
     keras_decoder = _RecordingGenerator(decoding.KerasGenerator(model))
@@ -213,6 +219,26 @@ def _greedy_row(model, manifest, prefill, step, prompt_ids):
     row["relative_error"] = row["max_abs_error"] / scale
     row["logits_error"] = row["max_abs_error"]
     return row
+
+
+def _search_row(model, manifest, artifact, runner, prompt_ids):
+    """A whole exported search (`greedy_search`, or `beam_search`) on the
+    prompts with more padding, against the compiled Keras search on them:
+    tokens, scores and the share of tokens equal."""
+    max_length = min(manifest["lengths"]["max_target_length"], SEARCH_STEPS)
+    padded = _padded({model.prompt_name: prompt_ids}, artifact, EXTRA_PADDING, model.pad_id)[model.prompt_name]
+    if artifact["role"] == "greedy_search":
+        expected = model.generate(prompt_ids, max_length=max_length)
+        got = runtime.run_search(runner, manifest["runtime"], padded, max_length)
+    else:
+        expected = model.beam_generate(prompt_ids, beam_size=BEAM_SIZE, alpha=ALPHA, max_length=max_length)
+        got = runtime.run_search(runner, manifest["runtime"], padded, max_length, BEAM_SIZE, ALPHA)
+    width = max(expected.tokens.shape[1], got.tokens.shape[1])
+    same = (runtime.pad_to(expected.tokens, width, model.pad_id) == runtime.pad_to(got.tokens, width, model.pad_id))
+    error = float(np.max(np.abs(expected.scores - got.scores)))
+    return {"max_abs_error": error, "relative_error": error / (float(np.max(np.abs(expected.scores))) or 1.0),
+            "argmax_agreement": float(same.mean()),
+            "tokens_equal": bool(expected.tokens.shape == got.tokens.shape and same.all())}
 
 
 def _text_row(directory, artifact, model, manifest):
@@ -313,6 +339,11 @@ def verify(directory, model):
             prompt = cases.get("real", cases["mixed"])[model.aligned_input]
             row = _greedy_row(model, manifest, runners[prefill["path"]], runner, prompt)
             rows.append({**base, "case": "greedy", **row, "status": _status(artifact, row, "greedy")})
+            continue
+        if artifact["role"] in ("greedy_search", "beam_search"):
+            case = "greedy" if artifact["role"] == "greedy_search" else "beam"
+            row = _search_row(model, manifest, artifact, runner, cases.get("real", cases["mixed"])[model.aligned_input])
+            rows.append({**base, "case": case, **row, "status": _status(artifact, row, case)})
             continue
         for case, inputs in cases.items():
             role_inputs = model.role_inputs(artifact["role"], inputs)

@@ -35,13 +35,12 @@ class TranslateSignature:
         detokenize = _track(archive, tokenizers["target"])[1]
         packer = self.packer(lengths, tokenizers)
         search = decoding.SearchLoop(model, lengths["max_target_length"] - 1)
-        search(np.ones((1, 2), "int32"))  # built before it is tracked
         archive.track(search)
 
         def translate(texts):
             source, truncated = packer.pack_in_graph(tokenize(texts))
             # Finished rows continue with padding, and detokenizing drops reserved ids ([END]).
-            return {"translation": detokenize(search(source)["history"]), "truncated": truncated}
+            return {"translation": detokenize(search({model.prompt_name: source})["history"]), "truncated": truncated}
 
         return translate
 

@@ -31,7 +31,7 @@ from keras_attn.inference import search
 from keras_attn.layers import fused_attention_enabled
 from keras_attn.layers.fixed_length_loop import write_step
 from keras_attn.training.distribution import batch_multiple
-from keras_attn.validation import check_range, check_token_ids
+from keras_attn.validation import check_non_negative, check_range, check_token_ids
 
 
 def generation_models(model):
@@ -71,7 +71,14 @@ def _whole_batches(predict, multiple):
 
 
 class _CompiledSearch(keras.Model):
-    """What both compiled searches share: the model's pieces and its protocol."""
+    """What both compiled searches share: the model's pieces and its protocol.
+
+    Called on `{prompt_name: prompt ids (b, s)}`. Each search setting
+    (`max_length`; `beam_size` and `alpha` for beam search) is fixed when
+    given to the constructor, as XLA needs its shapes static; one given as
+    `None` is read from the inputs instead, as a scalar: the exported
+    searches (TensorFlow graphs) take them at run time.
+    """
 
     def __init__(self, model, max_length, **kwargs):
         super().__init__(**kwargs)
@@ -79,6 +86,12 @@ class _CompiledSearch(keras.Model):
         self.prompt_name, self.start_id, self.end_id, self.pad_id = (model.prompt_name, model.start_id, model.end_id,
                                                                       model.pad_id)
         self.max_length = max_length
+        self.built = True  # no weights of its own: the pieces it runs are the model's
+
+    def setting(self, inputs, name):
+        """The search setting `name`: fixed at construction, else from `inputs`."""
+        value = getattr(self, name)
+        return inputs[name] if value is None else value
 
     def _prefill(self, prompt_ids):
         state = dict(self.prefill({self.prompt_name: prompt_ids}))
@@ -103,8 +116,8 @@ class SearchLoop(_CompiledSearch):
     def __init__(self, model, max_length, **kwargs):
         super().__init__(model, max_length, name="search_loop", **kwargs)
 
-    def call(self, source_ids):
-        steps, end_id = self.max_length, self.end_id
+    def call(self, inputs):
+        source_ids, steps, end_id = inputs[self.prompt_name], self.setting(inputs, "max_length"), self.end_id
         batch, source_length = ops.shape(source_ids)[0], ops.shape(source_ids)[1]
         memory = self._prefill(source_ids)
 
@@ -114,9 +127,11 @@ class SearchLoop(_CompiledSearch):
         def advance(step, tokens, scores, finished, history, attention_history, memory):
             outputs = self._step(memory, tokens, step)
             log_probs = search.token_log_probs(outputs["logits"], self.pad_id, xp=ops)
-            best = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
-            tokens = ops.where(finished, self.pad_id, best)
-            scores = scores + ops.where(finished, 0.0, ops.max(log_probs, axis=-1))
+            # top_k, not argmax: under TensorFlow `ops.argmax` tests the sign bit of
+            # zeros (Bitcast, BitwiseAnd), which neither ONNX nor LiteRT runs.
+            best_log_prob, best = ops.top_k(log_probs, 1)
+            tokens = ops.where(finished, self.pad_id, ops.cast(best[:, 0], "int32"))
+            scores = scores + ops.where(finished, 0.0, best_log_prob[:, 0])
             attention = ops.where(ops.expand_dims(finished, 1), 0.0, ops.cast(outputs["attention"], "float32"))
             history = write_step(history, step, tokens)
             attention_history = write_step(attention_history, step, attention)
@@ -155,15 +170,16 @@ class BeamSearchLoop(_CompiledSearch):
         super().__init__(model, max_length, name="beam_search_loop", **kwargs)
         self.beam_size, self.alpha = beam_size, alpha
 
-    def call(self, source_ids):
-        k, steps, alpha, end_id = self.beam_size, self.max_length, self.alpha, self.end_id
+    def call(self, inputs):
+        source_ids, end_id = inputs[self.prompt_name], self.end_id
+        k, steps, alpha = (self.setting(inputs, name) for name in ("beam_size", "max_length", "alpha"))
         batch, source_length = ops.shape(source_ids)[0], ops.shape(source_ids)[1]
         memory = self._prefill(ops.repeat(source_ids, k, axis=0))
         row_starts = ops.expand_dims(ops.arange(batch, dtype="int32"), 1)
 
         def not_done(step, tokens, alive_scores, alive_history, alive_attention, finished_scores, finished_history,
                      finished_attention, memory):
-            can_win = search.can_improve(alive_scores, finished_scores, steps, alpha, xp=ops)
+            can_win = search.can_improve(alive_scores, finished_scores, ops.cast(steps, "float32"), alpha, xp=ops)
             return ops.logical_and(ops.less(step, steps), ops.any(can_win))
 
         def advance(step, tokens, alive_scores, alive_history, alive_attention, finished_scores, finished_history,
@@ -237,7 +253,7 @@ def _run(model, loop_class, source_ids, *arguments):
     if key not in loops:
         loops[key] = loop_class(model, *arguments)
     padded, batch = pad_rows(np.asarray(source_ids, "int32"), batch_multiple())
-    outputs = loops[key].predict_on_batch(padded)
+    outputs = loops[key].predict_on_batch({model.prompt_name: padded})
     return {name: value[: batch * len(value) // len(padded)] for name, value in outputs.items()}
 
 
@@ -255,22 +271,11 @@ def checked_inputs(model, source_ids, max_length, beam_size=1):
 def greedy_decode(model, source_ids, max_length=None):
     """Greedy decoding; returns a `keras_attn.inference.search.DecodeResult`."""
     source_ids, max_length, _ = checked_inputs(model, source_ids, max_length)
-    out = _run(model, SearchLoop, source_ids, max_length)
-    steps = int(out["steps"][0])
-    return search.DecodeResult(out["history"][:, :steps], out["attention_history"][:, :steps],
-                               out["scores"].astype("float64"))
+    return search.greedy_result(_run(model, SearchLoop, source_ids, max_length))
 
 
 def beam_decode(model, source_ids, beam_size=4, alpha=0.6, max_length=None):
     """Beam search with GNMT length normalisation; returns a `DecodeResult`."""
     source_ids, max_length, beam_size = checked_inputs(model, source_ids, max_length, beam_size)
-    out = _run(model, BeamSearchLoop, source_ids, max_length, beam_size, float(alpha))
-    steps, batch = int(out["steps"][0]), len(source_ids)
-    alive_shape = (batch, beam_size, -1)
-    return search.best_hypotheses(
-        out["finished_scores"].astype("float64"), out["finished_history"][:, :, :steps],
-        out["finished_attention"][:, :, :steps],
-        out["alive_scores"].astype("float64") / search.length_penalty(steps, alpha),
-        out["alive_history"][:, :steps].reshape(alive_shape), out["alive_attention"][:, :steps].reshape(
-            (batch, beam_size, steps, -1)),
-    )
+    alpha = check_non_negative("alpha", alpha)
+    return search.beam_result(_run(model, BeamSearchLoop, source_ids, max_length, beam_size, alpha), beam_size, alpha)

@@ -217,3 +217,34 @@ def best_hypotheses(finished_scores, finished_history, finished_attention, alive
     pick = lambda a, b: np.where(any_finished.reshape((-1,) + (1,) * (a.ndim - 2)), a[rows, finished], b[rows, alive])  # noqa: E731
     return DecodeResult(pick(finished_history, alive_history), pick(finished_attention, alive_attention),
                         pick(finished_scores, alive_scores))
+
+
+def greedy_result(outputs):
+    """The `DecodeResult` of a whole greedy search run as one graph (the
+    compiled `SearchLoop`, or its export): `{"steps", "history",
+    "attention_history", "scores"}` cut to the steps it took."""
+    steps = int(outputs["steps"][0])
+    return DecodeResult(outputs["history"][:, :steps], outputs["attention_history"][:, :steps],
+                        np.asarray(outputs["scores"], "float64"))
+
+
+def beam_result(outputs, beam_size, alpha):
+    """The `DecodeResult` of a whole beam search run as one graph (the
+    compiled `BeamSearchLoop`, or its export): its final alive and finished
+    sets, cut to the steps it took, then `best_hypotheses`."""
+    steps, batch = int(outputs["steps"][0]), len(outputs["finished_scores"])
+    return best_hypotheses(
+        _impossible_as_inf(outputs["finished_scores"]), outputs["finished_history"][:, :, :steps],
+        outputs["finished_attention"][:, :, :steps],
+        _impossible_as_inf(outputs["alive_scores"]) / length_penalty(steps, alpha),
+        outputs["alive_history"][:, :steps].reshape((batch, beam_size, steps)),
+        outputs["alive_attention"][:, :steps].reshape((batch, beam_size, steps, -1)),
+    )
+
+
+def _impossible_as_inf(scores):
+    """Scores in float64, float32's lowest value read as `-inf`: LiteRT's
+    converter stores the searches' `-inf` constants as that value, which no
+    real score reaches."""
+    scores = np.asarray(scores, "float64")
+    return np.where(scores <= np.finfo("float32").min, -np.inf, scores)

@@ -24,6 +24,10 @@ from keras_attn.models.task import TRANSLATION, Piece, Task, build_piece, random
 from keras_attn.tokenizers.vocabulary import END_ID, START_ID
 
 STEP_INPUTS = {"token_ids": ((None, 1), "int32"), "step": ((None,), "int32")}
+# The pieces that are whole searches, and the settings they take at run time, as scalars.
+SEARCH_ROLES = ("greedy_search", "beam_search")
+GREEDY_SEARCH_INPUTS = {"max_length": ((), "int32")}
+BEAM_SEARCH_INPUTS = {**GREEDY_SEARCH_INPUTS, "beam_size": ((), "int32"), "alpha": ((), "float32")}
 
 
 class GenerativeTask(Task):
@@ -119,18 +123,26 @@ class GenerativeTask(Task):
                 "max_target_length": target or lengths.get("max_target_length", 64)}
 
     def generation_pieces(self, prefill, step, prompt_spec, target_spec, state_spec, max_lengths, forward=None):
-        """The forward, prefill and step pieces over `prefill` and `step` models;
-        `state_spec` gives the state's input specs, `max_lengths` the longest
-        prompt and target."""
+        """The forward, prefill and step pieces over `prefill` and `step` models
+        (the prefill and step of `forward`, the model as exported), and the
+        whole greedy and beam searches over them as one graph each
+        (`greedy_search`, `beam_search`: `SearchLoop` and `BeamSearchLoop`
+        with their settings as inputs); `state_spec` gives the state's input
+        specs, `max_lengths` the longest prompt and target."""
+        forward = forward or self
         prompt_inputs = {self.prompt_name: prompt_spec}
         step_inputs = {**STEP_INPUTS, **prompt_inputs, **state_spec}
         build_piece(prefill, prompt_inputs)
         build_piece(step, step_inputs)
         prompt_limit = {self.prompt_name: max_lengths[self.prompt_name]}
         return [
-            Piece("forward", forward or self, {**prompt_inputs, self.target_name: target_spec}, max_lengths),
+            Piece("forward", forward, {**prompt_inputs, self.target_name: target_spec}, max_lengths),
             Piece("prefill", prefill, prompt_inputs, prompt_limit),
             Piece("step", step, step_inputs, prompt_limit),
+            Piece("greedy_search", decoding.SearchLoop(forward, max_length=None),
+                  {**prompt_inputs, **GREEDY_SEARCH_INPUTS}, prompt_limit),
+            Piece("beam_search", decoding.BeamSearchLoop(forward, max_length=None, beam_size=None, alpha=None),
+                  {**prompt_inputs, **BEAM_SEARCH_INPUTS}, prompt_limit),
         ]
 
     def runtime_spec(self, lengths):

@@ -27,7 +27,8 @@ class Piece:
     """A named graph to export, with its input signature.
 
     `role` is `"forward"` (the whole model), `"prefill"` or `"step"` (the
-    generation protocol, see `GenerativeTask`); `inputs` maps input names to
+    generation protocol, see `GenerativeTask`), `"greedy_search"` or
+    `"beam_search"` (a whole search as one graph); `inputs` maps input names to
     `(shape with None for dynamic dims, dtype)`; `max_lengths` gives the
     longest accepted length of the inputs that have one; `adapt` turns the
     dict of named inputs into what `model` takes.
