@@ -69,8 +69,8 @@ def main():
         directory = tempfile.mkdtemp() + "/export"
         export(model, directory, formats=("onnx",))
         exported = runtime.ExportedModel(directory)
-        decoders["onnx runtime, host loop"] = runtime.ArtifactGenerator(exported.runners["prefill"], exported.runners["step"],
-                                                                               model.prompt_name)
+        decoders["onnx runtime, host loop"] = runtime.ArtifactGenerator(exported.runner("prefill"),
+                                                                       exported.runner("step"), model.prompt_name)
 
     rows = []
     for batch in (1, 32):
