@@ -15,7 +15,7 @@ length penalty and stopping rule, CTranslate2's differ from the zoo's).
 Tokens per second count the generated tokens, `</s>` included.
 
     KERAS_BACKEND=tensorflow python bench/translation_speed.py [--preset opus-mt-es-en] [--sentences 12] \
-        [--batch 32] [--max-length 32] [--threads 1 2] [--work DIR] [--append BENCHMARKS.md]
+        [--batch 32] [--max-length 32] [--threads 1 2] [--set hidden_dim=256 ...] [--work DIR] [--append BENCHMARKS.md]
 """
 
 import argparse
@@ -56,9 +56,9 @@ def marian_tokenizers(vocabulary_size):
     return {"source": tokenizer, "target": tokenizer}
 
 
-def new_model(preset, seed):
+def new_model(preset, seed, overrides):
     keras.utils.set_random_seed(seed)
-    model = zoo.build(preset)
+    model = zoo.build(preset, **overrides)
     table = model.backbone.encoder_embedding.token_embedding.embeddings
     weights = np.asarray(table)
     weights[model.pad_id] = 0
@@ -100,13 +100,16 @@ def main():
     parser.add_argument("--max-length", type=int, default=32)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=INT",
+                        help="integer settings of the preset (a smaller Marian: hidden_dim=256 ...)")
     parser.add_argument("--work", help="where the run, the exports and the CTranslate2 model go (default: a temporary folder)")
     parser.add_argument("--append")
     args = parser.parse_args()
     import ctranslate2
 
     work = args.work or tempfile.mkdtemp(prefix="translation_speed_")
-    model = new_model(args.preset, args.seed)
+    overrides = {key: int(value) for key, value in (item.split("=", 1) for item in args.set)}
+    model = new_model(args.preset, args.seed, overrides)
     tokenizers = marian_tokenizers(model.target_vocabulary_size)
     run = os.path.join(work, "run")
     os.makedirs(run, exist_ok=True)
@@ -183,9 +186,10 @@ def main():
                         f"{rate / baseline:.2f} | {'' if files is None else f'{files / 1e6:.0f} MB'} |")
             print(rows[-1], flush=True)
     report(
-        f"Translation speed: {args.preset} (new weights), the zoo's engines against CTranslate2",
+        f"Translation speed: {args.preset} {overrides or ''} (new weights), the zoo's engines against CTranslate2",
         f"python bench/translation_speed.py --preset {args.preset} --sentences {args.sentences} --batch {args.batch} "
-        f"--max-length {args.max_length} --threads {' '.join(map(str, args.threads))}",
+        f"--max-length {args.max_length} --threads {' '.join(map(str, args.threads))}"
+        + (f" --set {' '.join(args.set)}" if args.set else ""),
         f"Random sources of 8–24 pieces plus `</s>`: {args.sentences} one at a time, {args.batch} in one batch "
         f"(right-padded); at most {steps} tokens. Export (TFLite and ONNX, float32 and int8, every piece) took "
         f"{export_seconds:.0f} s; peak RSS of the run {peak_rss_mb():.0f} MB. Files: the pieces each engine "

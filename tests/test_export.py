@@ -212,7 +212,8 @@ def test_a_mixed_precision_model_exports_in_float32(tmp_path):
         model = build("transformer")
     finally:
         keras.config.set_dtype_policy("float32")
-    manifest = exporter.export(model, tmp_path / "export", formats=("tflite",))  # builtin ops have no bfloat16
+    # Builtin ops have no bfloat16; the searches run the same float32 copy as the pieces.
+    manifest = exporter.export(model, tmp_path / "export", formats=("tflite",), searches=False)
     inputs = [i for a in manifest["artifacts"] for i in a["inputs"] + a["outputs"]]
     assert {i["dtype"] for i in inputs} <= {"int32", "float32"}
     report = parity.verify(tmp_path / "export", model)
@@ -225,10 +226,13 @@ def test_cli_export_and_verify(tmp_path, capsys):
     assert keras_attn.cli.main(["train", "bahdanau", "--examples", "300", "--epochs", "1",
                                 "--set", "units=16", "--set", "embedding_dim=8", "--out", str(run)]) == 0
     out = tmp_path / "export"
-    # TFLite of every piece is covered by the shared exports; here the text signature and ONNX.
+    # TFLite of every piece, and the searches, are covered by the shared exports; here the text
+    # signature and ONNX of the pieces alone.
     assert keras_attn.cli.main(["export", str(run / "model.keras"), "--out", str(out),
-                                "--formats", "saved_model", "onnx"]) == 0
+                                "--formats", "saved_model", "onnx", "--no-searches"]) == 0
     assert {"model.keras", "config.json", "source_vocabulary.txt", "manifest.json", "text_saved_model"} <= set(os.listdir(out))
+    assert {a["role"] for a in json.loads((out / "manifest.json").read_text())["artifacts"]} == {
+        "forward", "prefill", "step", "text"}
     assert json.loads((out / "manifest.json").read_text())["lengths"]["max_source_length"] == json.loads(
         (run / "config.json").read_text())["lengths"]["max_source_length"]
     assert keras_attn.cli.main(["export", str(run / "model.keras"), "--out", str(out)]) == 2
