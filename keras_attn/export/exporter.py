@@ -131,13 +131,18 @@ _WEIGHT_INPUTS = {"MatMul": 1, "Gather": 0}
 _MIN_QUANTIZED_SIZE = 1024  # smaller tensors (biases, norms) stay float32
 
 
+def _node_graphs(node):
+    """The graphs a node holds (a `Loop`'s body, an `If`'s branches)."""
+    for attribute in node.attribute:
+        yield from [attribute.g] if attribute.type == attribute.GRAPH else attribute.graphs
+
+
 def _subgraphs(graph):
-    """The graphs held by `graph`'s nodes (a `Loop`'s body, an `If`'s branches), at any depth."""
+    """The graphs held by `graph`'s nodes, at any depth."""
     for node in graph.node:
-        for attribute in node.attribute:
-            for sub in ([attribute.g] if attribute.type == attribute.GRAPH else list(attribute.graphs)):
-                yield sub
-                yield from _subgraphs(sub)
+        for sub in _node_graphs(node):
+            yield sub
+            yield from _subgraphs(sub)
 
 
 def _uses(graph, name):
@@ -157,9 +162,8 @@ def _uses(graph, name):
                 uses += _uses(body, body.input[index].name) + _uses(graph, node.output[index - 2])
             elif not (node.op_type == "Identity" and node.output[0] in outputs):  # carried, unchanged
                 uses.append((node.op_type, index))
-        for attribute in node.attribute:
-            for sub in ([attribute.g] if attribute.type == attribute.GRAPH else list(attribute.graphs)):
-                uses += _uses(sub, name)
+        for sub in _node_graphs(node):
+            uses += _uses(sub, name)
     return uses
 
 
