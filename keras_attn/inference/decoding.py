@@ -85,6 +85,7 @@ class _CompiledSearch(keras.Model):
         self.prefill, self.step = generation_models(model)
         self.prompt_name, self.start_id, self.end_id, self.pad_id = (model.prompt_name, model.start_id, model.end_id,
                                                                       model.pad_id)
+        self.per_step_state = model.per_step_state
         self.max_length = max_length
         self.built = True  # no weights of its own: the pieces it runs are the model's
 
@@ -93,8 +94,11 @@ class _CompiledSearch(keras.Model):
         value = getattr(self, name)
         return inputs[name] if value is None else value
 
-    def _prefill(self, prompt_ids):
+    def _prefill(self, prompt_ids, steps):
+        """The state after the prompt, its per-step entries cut to `steps` slots."""
         state = dict(self.prefill({self.prompt_name: prompt_ids}))
+        for name in self.per_step_state:
+            state[name] = state[name][:, :steps]
         state[self.prompt_name] = prompt_ids
         return state
 
@@ -119,7 +123,7 @@ class SearchLoop(_CompiledSearch):
     def call(self, inputs):
         source_ids, steps, end_id = inputs[self.prompt_name], self.setting(inputs, "max_length"), self.end_id
         batch, source_length = ops.shape(source_ids)[0], ops.shape(source_ids)[1]
-        memory = self._prefill(source_ids)
+        memory = self._prefill(source_ids, steps)
 
         def not_done(step, tokens, scores, finished, history, attention_history, memory):
             return ops.logical_and(ops.less(step, steps), ops.logical_not(ops.all(finished)))
@@ -174,7 +178,7 @@ class BeamSearchLoop(_CompiledSearch):
         source_ids, end_id = inputs[self.prompt_name], self.end_id
         k, steps, alpha = (self.setting(inputs, name) for name in ("beam_size", "max_length", "alpha"))
         batch, source_length = ops.shape(source_ids)[0], ops.shape(source_ids)[1]
-        memory = self._prefill(ops.repeat(source_ids, k, axis=0))
+        memory = self._prefill(ops.repeat(source_ids, k, axis=0), steps)
         row_starts = ops.expand_dims(ops.arange(batch, dtype="int32"), 1)
 
         def not_done(step, tokens, alive_scores, alive_history, alive_attention, finished_scores, finished_history,

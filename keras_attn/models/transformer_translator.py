@@ -37,6 +37,7 @@ class TransformerTranslator(GenerativeTask):
 
     backbone_class = TransformerBackbone
     source_aligned = ("cross_cache",)
+    per_step_state = ("cache",)
 
     def __init__(self, backbone, tied_logits=False, start_id=START_ID, end_id=END_ID, name="transformer", **kwargs):
         self.check_backbone(backbone)
@@ -107,7 +108,9 @@ class TransformerDecoderStep(keras.Model):
     """Decodes one position with the fixed-size key/value cache.
 
     Inputs (a dict): `token_ids (b, 1)`, `step (b,)`, `encoder_token_ids
-    (b, s)`, `cross_cache` and `cache (b, max_target_length, layers*2*d)`.
+    (b, s)`, `cross_cache` and `cache (b, slots, layers*2*d)`, with as many
+    slots as the steps to decode (at most `max_target_length`, what the
+    encoder allocates).
     Outputs (a dict): `logits (b, vocab)`, the updated cache as
     `next_cache`, and `attention (b, s)`, the last layer's cross-attention
     averaged over heads.
