@@ -48,7 +48,7 @@ def timed(step, function):
     return wrapper
 
 exporter._write_saved_model = timed(lambda *a: "SavedModel", exporter._write_saved_model)
-exporter._write_tflite = timed(lambda path, out, quantize: f"TFLite {quantize or 'float32'}", exporter._write_tflite)
+exporter._write_tflite = timed(lambda path, out, quantize, kept: f"TFLite {quantize or 'float32'}", exporter._write_tflite)
 exporter._write_onnx = timed(lambda *a: "ONNX float32", exporter._write_onnx)
 exporter._write_onnx_int8 = timed(lambda *a: "ONNX int8", exporter._write_onnx_int8)
 lengths = {"max_source_length": 64, "max_target_length": 64}

@@ -105,6 +105,10 @@ def tiny_corpora(tmp_path_factory):
 # One export per distinct model at test widths: `bert-mini` and `bert-small`
 # are `bert-tiny` there (same class, same overrides).
 EXPORTED = ["bahdanau", "transformer", "transformer-base", "bert-tiny", "bert-tiny-masked-lm", "transformer-classifier"]
+# The translators whose shared export holds the whole searches too: one per
+# class (`transformer-base` is `transformer`'s class, post-norm; its prefill
+# and step pieces, which the searches run, are exported and checked).
+SEARCHED = ["bahdanau", "transformer"]
 
 
 @pytest.fixture(scope="session")
@@ -124,6 +128,6 @@ def exports(tmp_path_factory):
             model = zoo.preset(preset).pretraining_class(model.backbone)
         model.save(root / f"{name}.keras")
         exporter.export(model, root / name, lengths={"max_source_length": 12, "max_target_length": 10},
-                        assets={"model.keras": root / f"{name}.keras"})
+                        assets={"model.keras": root / f"{name}.keras"}, searches=name in SEARCHED)
         out[name] = (model, root / name)
     return out

@@ -12,7 +12,8 @@ from keras_attn import runtime, zoo
 from keras_attn.data import tasks
 from keras_attn.inference import decoding
 from keras_attn.export import exporter, parity
-from tests.conftest import EXPORTED, pad_right, random_ids, run_python
+from keras_attn.export.kept_float import KeptFloat
+from tests.conftest import EXPORTED, SEARCHED, pad_right, random_ids, run_python
 from tests.test_zoo import SMALL
 
 pytestmark = pytest.mark.tensorflow
@@ -26,7 +27,8 @@ def test_every_preset_exports_with_parity_in_every_runtime(exports, name):
     model, directory = exports[name]
     manifest = json.loads((directory / "manifest.json").read_text())
     generative = isinstance(model, keras_attn.models.GenerativeTask)
-    roles = {"forward", "prefill", "step", "greedy_search", "beam_search"} if generative else {"forward"}
+    roles = ({"forward", "prefill", "step"} | ({"greedy_search", "beam_search"} if name in SEARCHED else set())
+             if generative else {"forward"})
     assert {(a["format"], a["role"]) for a in manifest["artifacts"]} == {
         (fmt, role) for fmt in ("saved_model", "tflite", "onnx") for role in roles
     }
@@ -47,7 +49,7 @@ def test_every_preset_exports_with_parity_in_every_runtime(exports, name):
     assert {"batch1", "mixed", "long"} <= cases
     if generative:  # each search, as one graph, gave the compiled Keras search's tokens
         searched = {(row["format"], row["role"]) for row in report["rows"] if row["case"] in ("greedy", "beam")}
-        assert searched == {(fmt, role) for fmt in exporter.FORMATS for role in ("step", "greedy_search", "beam_search")}
+        assert searched == {(fmt, role) for fmt in exporter.FORMATS for role in roles - {"forward", "prefill"}}
     for row in report["rows"]:
         assert row["case"] == "integrity" or row["max_abs_error"] <= 1e-4, row
     assert all(row["max_abs_error"] <= 1e-4 for row in report["cross_format"])
@@ -147,27 +149,32 @@ def test_quantized_artifacts_are_judged_and_int8_ignores_padding_and_batch(tmp_p
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,wider", [("transformer", dict(hidden_dim=32, intermediate_dim=64)), ("bahdanau", {})])
+@pytest.mark.parametrize("name,wider", [("transformer", dict(hidden_dim=32, intermediate_dim=64)), ("bahdanau", dict(units=24))])
 def test_int8_searches_store_their_loop_weights_in_int8_and_pass_verify(tmp_path, name, wider):
     import onnx
-    from onnx import numpy_helper
 
     keras.utils.set_random_seed(0)
     model = build(name, **wider)  # matrices of 1,024 weights and more
     directory = tmp_path / "export"
     exporter.export(model, directory, formats=("tflite", "onnx"), quantize="int8",
                     lengths={"max_source_length": 12, "max_target_length": 10})
+    # What stays float32 is what the model keeps so (the recurrent kernels), in both formats; the
+    # transformer keeps nothing.
+    kept = KeptFloat(model.weights_kept_float())
+    assert bool(kept) == (name == "bahdanau")
+    for path in directory.glob("*_int8.*"):
+        assert (name == "bahdanau") == any(kept.original(values) is not None for values in _float_matrices(path))
+
+    def other_floats(path):
+        return [values.shape for values in _float_matrices(path) if kept.original(values) is None]
+
     for role in ("greedy_search", "beam_search"):
         graph = onnx.load(str(directory / f"{role}_int8.onnx")).graph
         # What the loop's body computes with, its own weights (the transformer's decoder) or carried in
         # from outside (the recurrent decoder's), is int8 in the file, as in the step piece.
-        floats = [t.name for graph_ in (graph, *exporter._subgraphs(graph)) for t in graph_.initializer
-                  if t.data_type == onnx.TensorProto.FLOAT and len(t.dims) == 2
-                  and numpy_helper.to_array(t).size >= exporter._MIN_QUANTIZED_SIZE]
+        floats = other_floats(directory / f"{role}_int8.onnx")
         step = onnx.load(str(directory / "step_int8.onnx")).graph
-        assert list(exporter._subgraphs(graph)) and len(floats) <= sum(
-            t.data_type == onnx.TensorProto.FLOAT and len(t.dims) == 2 and numpy_helper.to_array(t).size
-            >= exporter._MIN_QUANTIZED_SIZE for t in step.initializer), floats
+        assert list(exporter._subgraphs(graph)) and len(floats) <= len(other_floats(directory / "step_int8.onnx")), floats
         assert sum(t.data_type == onnx.TensorProto.INT8 for t in graph.initializer) >= sum(
             t.data_type == onnx.TensorProto.INT8 for t in step.initializer)
     # Judged as every int8 artifact is: ≥ 95% of the tokens of the Keras searches. (In a piece ONNX
@@ -178,6 +185,48 @@ def test_int8_searches_store_their_loop_weights_in_int8_and_pass_verify(tmp_path
     judged = {(row["format"], row["role"]) for row in report["rows"]
               if row["quantization"] == "int8" and row["case"] in ("greedy", "beam") and row["status"] == "pass"}
     assert judged == {(fmt, role) for fmt in ("tflite", "onnx") for role in ("step", "greedy_search", "beam_search")}
+
+
+def _float_matrices(path):
+    """The float32 constant matrices of ≥ `_MIN_QUANTIZED_SIZE` weights in an ONNX or TFLite file."""
+    if path.suffix == ".onnx":
+        import onnx
+        from onnx import numpy_helper
+
+        graph = onnx.load(str(path)).graph
+        tensors = [numpy_helper.to_array(t) for g in (graph, *exporter._subgraphs(graph)) for t in g.initializer]
+    else:
+        from tensorflow.lite.python import schema_py_generated as schema
+        from tensorflow.lite.tools import flatbuffer_utils
+
+        model = flatbuffer_utils.read_model(str(path))
+        tensors = [np.frombuffer(model.buffers[t.buffer].data.tobytes(), np.float32).reshape(t.shape)
+                   for g in model.subgraphs for t in g.tensors
+                   if t.type == schema.TensorType.FLOAT32 and model.buffers[t.buffer].data is not None
+                   and len(model.buffers[t.buffer].data)]
+    return [t for t in tensors if t.dtype == np.float32 and t.ndim == 2 and t.size >= exporter._MIN_QUANTIZED_SIZE]
+
+
+def test_kept_float_finds_a_weight_by_its_values_in_either_layout():
+    weight = np.arange(12, dtype="float32").reshape(3, 4)
+    kept = KeptFloat([weight])
+    np.testing.assert_array_equal(kept.original(weight.T), weight.T)
+    assert kept.original(weight + 0.4, tolerance=0.5) is not None
+    assert kept.original(weight + 0.6, tolerance=0.5) is None  # further than half a step: another weight
+    assert kept.original(weight[:, :3]) is None and not KeptFloat([])
+    with pytest.raises(ValueError, match="matrices"):
+        KeptFloat([np.zeros(5, "float32")])
+
+
+def test_a_kept_weight_that_tflite_cannot_hold_in_float_is_refused(tmp_path, monkeypatch):
+    # An embedding table is read by GATHER, whose int8 table cannot turn float32 in place.
+    model = build("bahdanau", target_vocabulary_size=300)  # a table of 1,024 weights and more
+    monkeypatch.setattr(type(model), "weights_kept_float",
+                        lambda self: [np.asarray(self.backbone.decoder_embedding.embeddings)])
+    with pytest.raises(RuntimeError, match="cannot keep the weight .* in float32 in TFLite"):
+        exporter.export(model, tmp_path / "export", formats=("tflite",), quantize="int8", searches=False,
+                        lengths={"max_source_length": 6, "max_target_length": 5})
+    assert not (tmp_path / "export").exists()
 
 
 def test_export_refuses_a_non_empty_directory(tmp_path):

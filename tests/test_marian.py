@@ -361,7 +361,7 @@ def test_the_in_graph_tokenizer_gives_the_ids_and_text_of_the_python_one(tmp_pat
 @pytest.mark.tensorflow
 @pytest.mark.slow
 def test_an_import_exports_with_its_tokenizer_in_the_graph_and_verify_checks_it(tmp_path):
-    """SavedModel, TFLite (builtins) and ONNX pieces, float32 and int8, and the
+    """SavedModel, TFLite (builtins) and ONNX pieces and searches, and the
     `translate` text signature, on Marian's ids (padding is its last id):
     `verify` passes; the TensorFlow-free runtime decodes the tokens of
     transformers; a model that computes something else fails."""
@@ -370,8 +370,8 @@ def test_an_import_exports_with_its_tokenizer_in_the_graph_and_verify_checks_it(
 
     reference, tokenizer = hf_directory(tmp_path / "hf")
     assert cli.main(["import", str(tmp_path / "hf"), "--out", str(tmp_path / "run")]) == 0
-    assert cli.main(["export", str(tmp_path / "run" / "model.keras"), "--out", str(tmp_path / "export"),
-                     "--quantize", "int8"]) == 0
+    # (int8: the int8 tests of test_export.py, on the same class.)
+    assert cli.main(["export", str(tmp_path / "run" / "model.keras"), "--out", str(tmp_path / "export")]) == 0
     manifest = json.loads((tmp_path / "export" / "manifest.json").read_text())
     assert manifest["runtime"]["pad_id"] == reference.config.pad_token_id
     assert any(a.get("signature") == "translate" for a in manifest["artifacts"])

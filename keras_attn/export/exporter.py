@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from keras_attn import integrity, models, progress, staging
+from keras_attn.export.kept_float import KeptFloat, restore_tflite
 from keras_attn.layers import fused_attention
 from keras_attn.models.generative_task import SEARCH_ROLES
 from keras_attn.saving import float32_copy
@@ -58,7 +59,8 @@ def _write_saved_model(piece, function, path):
     archive.write_out(path, verbose=False)
 
 
-def _write_tflite(saved_model_path, path, quantize):
+def _write_tflite(saved_model_path, path, quantize, kept):
+    """`kept` (a `KeptFloat`): the weights an int8 file keeps in float32."""
     tf = _tf()
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_path)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no Flex delegate
@@ -67,8 +69,11 @@ def _write_tflite(saved_model_path, path, quantize):
         converter.target_spec.supported_types = [tf.float16]
     elif quantize == "int8":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]  # dynamic-range int8 weights
+    converted = converter.convert()
+    if quantize == "int8" and kept:
+        converted = restore_tflite(converted, kept)  # the converter quantizes every weight or none
     with open(path, "wb") as f:
-        f.write(converter.convert())
+        f.write(converted)
 
 
 # Converts each piece's SavedModel (its `serve` endpoint: the function the
@@ -167,10 +172,11 @@ def _uses(graph, name):
     return uses
 
 
-def _write_onnx_int8(float_path, path):
+def _write_onnx_int8(float_path, path, kept):
     """Weight-only int8: each large MatMul weight (per output column) and
     Gather table (per row) is stored as int8 with float32 scales and
-    dequantized in the graph; activations stay float32.
+    dequantized in the graph, but those of `kept` (a `KeptFloat`), which
+    stay float32; activations stay float32.
 
     Not onnxruntime's `quantize_dynamic`: it quantizes activations with one
     scale per tensor computed on each call, so an output changed with the
@@ -193,7 +199,8 @@ def _write_onnx_int8(float_path, path):
             weights = numpy_helper.to_array(tensor)
             if (weights.dtype != np.float32 or weights.ndim != 2 or weights.size < _MIN_QUANTIZED_SIZE
                     or len({op for op, _ in consumers}) != 1
-                    or any(_WEIGHT_INPUTS.get(op) != index for op, index in consumers)):
+                    or any(_WEIGHT_INPUTS.get(op) != index for op, index in consumers)
+                    or kept.original(weights) is not None):
                 continue
             axis = 0 if consumers[0][0] == "Gather" else 1  # per row of a table, per output column of a matrix
             scale = np.maximum(np.abs(weights).max(axis=1 - axis), 1e-12) / 127.0
@@ -352,6 +359,7 @@ def _export_into(model, directory, formats, quantize, searches, lengths):
             }
         )
 
+    kept = KeptFloat(model.weights_kept_float())
     staging_models = os.path.join(directory, ".tmp")
     onnx_jobs = []
     for piece in model.pieces(lengths):
@@ -372,7 +380,7 @@ def _export_into(model, directory, formats, quantize, searches, lengths):
                 name = f"{piece.role}{'' if variant is None else '_' + variant}.tflite"
                 try:
                     with progress.step(f"{piece.role}: TFLite {variant or 'float32'}"):
-                        _write_tflite(saved_model, os.path.join(directory, name), variant)
+                        _write_tflite(saved_model, os.path.join(directory, name), variant, kept)
                 except Exception as error:
                     raise _format_error(piece, "tflite", error) from error
                 record(piece, "tflite", name, variant)
@@ -384,7 +392,7 @@ def _export_into(model, directory, formats, quantize, searches, lengths):
         for piece, _, path in onnx_jobs:
             record(piece, "onnx", os.path.basename(path), None)
             if quantize == "int8":
-                _write_onnx_int8(path, os.path.join(directory, f"{piece.role}_int8.onnx"))
+                _write_onnx_int8(path, os.path.join(directory, f"{piece.role}_int8.onnx"), kept)
                 record(piece, "onnx", f"{piece.role}_int8.onnx", "int8")
     shutil.rmtree(staging_models, ignore_errors=True)
     return {"format": integrity.MANIFEST_FORMAT, "model": model.name, "class": models.registered_name(model),

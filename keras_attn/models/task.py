@@ -210,6 +210,12 @@ class Task(keras.Model):
         """The `Piece`s to export, for `export_lengths`."""
         raise NotImplementedError
 
+    def weights_kept_float(self):
+        """The weights (numpy arrays) that int8 exports keep in float32:
+        none by default. A recurrence would carry their rounding from step
+        to step."""
+        return []
+
     def runtime_spec(self, lengths):
         """What `keras_attn.runtime` needs to run the pieces (JSON-able)."""
         raise NotImplementedError
