@@ -20,7 +20,7 @@ import numpy as np
 
 from keras_attn import integrity
 from keras_attn.quiet import native_stderr_muted
-from keras_attn.validation import check_non_negative, check_range, check_token_ids
+from keras_attn.validation import MAX_UNBOUNDED_STEPS, check_beam_size, check_non_negative, check_range, check_token_ids
 from keras_attn.inference import search
 
 _ONNX_TYPES = {"tensor(int32)": "int32", "tensor(int64)": "int64", "tensor(float)": "float32", "tensor(bool)": "bool"}
@@ -196,8 +196,9 @@ class ExportedModel:
         spec = self._require("translation", "decode")
         source_ids = check_token_ids("source_ids", source_ids, spec["vocabulary_sizes"][spec["prompt_input"]],
                                      spec["max_prompt_length"])
+        # Exports before the bound recorded no steps for a model without a position table.
         steps = check_range("max_length", self.max_target_length if max_length is None else max_length, 1,
-                            spec["max_steps"])
+                            spec["max_steps"] or MAX_UNBOUNDED_STEPS)
         return source_ids, steps, spec
 
     def _generator(self, spec):
@@ -212,7 +213,11 @@ class ExportedModel:
 
     def beam(self, source_ids, beam_size=4, alpha=0.6, max_length=None):
         source_ids, steps, spec = self._generation(source_ids, max_length)
-        beam_size, alpha = check_range("beam_size", beam_size, 1), check_non_negative("alpha", alpha)
+        if "target_vocabulary_size" not in spec:
+            raise ValueError("This export's manifest does not record the target vocabulary (runtime."
+                             "target_vocabulary_size), which bounds the beam: export the model again.")
+        beam_size = check_beam_size(beam_size, len(source_ids), spec["target_vocabulary_size"])
+        alpha = check_non_negative("alpha", alpha)
         if self._in_graph("beam_search"):
             return run_search(self.runner("beam_search"), spec, source_ids, steps, beam_size, alpha)
         return search.beam_search(self._generator(spec), source_ids, steps, beam_size=beam_size, alpha=alpha,

@@ -61,6 +61,26 @@ def check_token_ids(name, ids, vocabulary_size=None, max_length=None):
     return array.astype("int32")
 
 
+# A search scores batch x beam x vocabulary candidates at each step; past
+# this many (1 GiB of float32 scores, before the softmax's and top-k's own
+# copies) one step alone outgrows a phone or a small CPU machine.
+MAX_SCORES_PER_STEP = 2**28
+# The steps of a model without a position table (an RNN's): its search keeps
+# a token and an attention row per step, for every beam.
+MAX_UNBOUNDED_STEPS = 1024
+
+
+def check_beam_size(beam_size, batch, vocabulary_size):
+    """A beam width of at least 1 and at most the target vocabulary (a wider
+    beam holds copies) and `MAX_SCORES_PER_STEP` scores per step for `batch` rows."""
+    high = max(1, min(vocabulary_size, MAX_SCORES_PER_STEP // (batch * vocabulary_size)))
+    if isinstance(beam_size, bool) or not isinstance(beam_size, numbers.Integral) or not 1 <= beam_size <= high:
+        raise ValueError(f"`beam_size` must be an integer in [1, {high}] (at most the target vocabulary, "
+                         f"{vocabulary_size}, and {MAX_SCORES_PER_STEP:,} scores per step for {batch} rows), "
+                         f"got {beam_size!r}.")
+    return int(beam_size)
+
+
 def check_range(name, value, low, high=None):
     """An integer `value` in `[low, high]` (no upper bound when `high` is None)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low or (high is not None and value > high):

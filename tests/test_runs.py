@@ -46,6 +46,9 @@ def test_a_run_needs_overwrite_and_a_failed_run_leaves_the_previous_one(tmp_path
     (["--examples", "0"], "--examples must be positive"),
     (["--learning-rate", "-1"], "`learning_rate` must be positive"),
     (["--set", "source_vocabulary_size=5"], "`source_vocabulary_size`=5 does not fit the task 'dates', which needs 48"),
+    (["--eval-examples", "-1"], "`eval_limit` must be an integer >= 0, got -1"),
+    (["--beam", "0"], "`beam_size` must be an integer in [1, "),  # not greedy in disguise
+    (["--beam", "1000000"], "at most the target vocabulary"),
 ])
 def test_bad_training_arguments_are_refused_before_anything_is_written(tmp_path, capsys, argv, message):
     out = tmp_path / "run"

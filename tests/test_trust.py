@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
-from keras_attn import cli, integrity, runtime
+from keras_attn import cli, integrity, runtime, validation
 from keras_attn.inference import decoding
 
 pytestmark = pytest.mark.tensorflow
@@ -170,10 +170,10 @@ def test_search_arguments_are_checked(exported):
     model, directory = exported
     exported_model = runtime.ExportedModel(directory)
     ids = np.array([[5, 6, 0]])
-    for bad in (0, -3, 2.5):
-        with pytest.raises(ValueError, match="`beam_size`"):
+    for bad in (0, -3, 2.5, 31, 10**6):  # no wider than the target vocabulary (30)
+        with pytest.raises(ValueError, match=r"`beam_size` must be an integer in \[1, 30\]"):
             decoding.beam_decode(model, ids, beam_size=bad)
-        with pytest.raises(ValueError, match="`beam_size`"):
+        with pytest.raises(ValueError, match=r"`beam_size` must be an integer in \[1, 30\]"):
             exported_model.beam(ids, beam_size=bad)
     for bad in (-0.5, float("nan"), float("inf"), "0.6", True):
         with pytest.raises(ValueError, match="`alpha` must be a finite number >= 0"):
@@ -185,6 +185,25 @@ def test_search_arguments_are_checked(exported):
             decoding.greedy_decode(model, ids, max_length=bad)
         with pytest.raises(ValueError, match=r"`max_length` must be an integer \[1, 16\]"):
             exported_model.greedy(ids, max_length=bad)
+
+
+def test_a_beam_is_bounded_by_the_scores_one_step_holds():
+    assert validation.check_beam_size(4, batch=64, vocabulary_size=65_001) == 4
+    # 1,000 rows of 65,001 scores: 5 beams would be 3.3e8 scores a step, past the 2**28 bound.
+    assert validation.check_beam_size(4, batch=1000, vocabulary_size=65_001) == 4
+    with pytest.raises(ValueError, match=r"`beam_size` must be an integer in \[1, 4\] .*268,435,456 scores"):
+        validation.check_beam_size(5, batch=1000, vocabulary_size=65_001)
+    assert validation.check_beam_size(1, batch=10**5, vocabulary_size=65_001) == 1  # greedy's width stays open
+
+
+def test_a_model_without_a_position_table_decodes_a_bounded_number_of_steps(exports):
+    model, directory = exports["bahdanau"]
+    ids = np.array([[5, 6, 0]])
+    assert runtime.ExportedModel(directory).manifest["runtime"]["max_steps"] == validation.MAX_UNBOUNDED_STEPS
+    for decode in (lambda: decoding.greedy_decode(model, ids, max_length=10**9),
+                   lambda: runtime.ExportedModel(directory).greedy(ids, max_length=validation.MAX_UNBOUNDED_STEPS + 1)):
+        with pytest.raises(ValueError, match=r"`max_length` must be an integer \[1, 1024\]"):
+            decode()
 
 
 @hypothesis.settings(max_examples=25, deadline=None, suppress_health_check=list(hypothesis.HealthCheck))

@@ -31,7 +31,8 @@ from keras_attn.inference import search
 from keras_attn.layers import fused_attention_enabled
 from keras_attn.layers.fixed_length_loop import write_step
 from keras_attn.training.distribution import batch_multiple
-from keras_attn.validation import check_non_negative, check_range, check_token_ids
+from keras_attn.validation import (MAX_UNBOUNDED_STEPS, check_beam_size, check_non_negative, check_range,
+                                   check_token_ids)
 
 
 def generation_models(model):
@@ -264,12 +265,14 @@ def _run(model, loop_class, source_ids, *arguments):
 def checked_inputs(model, source_ids, max_length, beam_size=1):
     """`(prompt ids, steps, beam size)` for a search, or a `ValueError` that
     names the argument: integer ids of rank 2 within the prompt vocabulary
-    and position table, steps within the target position table."""
+    and position table, steps within the target position table (at most
+    `MAX_UNBOUNDED_STEPS` without one), a beam within `check_beam_size`."""
     generation_models(model)
     source_limit, target_limit = model.position_limits()
     source_ids = check_token_ids("source_ids", source_ids, model.prompt_vocabulary_size, source_limit)
     steps = model.default_max_length(source_ids.shape[1]) if max_length is None else max_length
-    return source_ids, check_range("max_length", steps, 1, target_limit), check_range("beam_size", beam_size, 1)
+    steps = check_range("max_length", steps, 1, target_limit or MAX_UNBOUNDED_STEPS)
+    return source_ids, steps, check_beam_size(beam_size, len(source_ids), model.target_vocabulary_size)
 
 
 def greedy_decode(model, source_ids, max_length=None):

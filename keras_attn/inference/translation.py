@@ -47,7 +47,7 @@ class Translator:
         read = source_ids[: self.packer.content_length]
         ids, _ = self.packer.pack([source_ids])
         steps = self.lengths["max_target_length"] - 1
-        if beam_size:
+        if beam_size is not None:
             result = self.model.beam_generate(ids, beam_size=beam_size, max_length=steps)
         else:
             result = self.model.generate(ids, max_length=steps)

@@ -22,6 +22,7 @@ import numpy as np
 from keras_attn.inference import decoding
 from keras_attn.models.task import TRANSLATION, Piece, Task, build_piece, random_token_ids, token_loss_and_metrics
 from keras_attn.tokenizers.vocabulary import END_ID, START_ID
+from keras_attn.validation import MAX_UNBOUNDED_STEPS
 
 STEP_INPUTS = {"token_ids": ((None, 1), "int32"), "step": ((None,), "int32")}
 # The pieces that are whole searches, and the settings they take at run time, as scalars.
@@ -72,8 +73,9 @@ class GenerativeTask(Task):
         return None, None
 
     def default_max_length(self, prompt_length):
-        """Steps when the caller gives none: the position table, else twice the prompt plus a margin."""
-        return self.position_limits()[1] or 2 * prompt_length + 10
+        """Steps when the caller gives none: the position table, else twice the
+        prompt plus a margin, within `MAX_UNBOUNDED_STEPS`."""
+        return self.position_limits()[1] or min(2 * prompt_length + 10, MAX_UNBOUNDED_STEPS)
 
     # --- Generation. ---
 
@@ -106,12 +108,12 @@ class GenerativeTask(Task):
         from keras_attn.training import scoring
 
         def decode(prompt_ids, max_length):
-            if beam_size:
+            if beam_size is not None:
                 return self.beam_generate(prompt_ids, beam_size=beam_size, max_length=max_length).tokens
             return self.generate(prompt_ids, max_length=max_length).tokens
 
         scores = scoring.translation_scores(task, split, decode, batch_size, limit)
-        prefix = f"{split}_" + (f"beam{beam_size}_" if beam_size else "")
+        prefix = f"{split}_" + (f"beam{beam_size}_" if beam_size is not None else "")
         return {f"{prefix}{key}": value for key, value in scores.items()}
 
     # --- Export. ---
@@ -150,7 +152,7 @@ class GenerativeTask(Task):
         ]
 
     def runtime_spec(self, lengths):
-        # A model without a position table (an RNN) has no bound on its steps.
+        # A model without a position table (an RNN) decodes up to the machine's bound.
         bounded = self.position_limits()[1] is not None
         return {
             "task": self.task_type,
@@ -161,8 +163,9 @@ class GenerativeTask(Task):
             # Pieces of a fixed prompt length need their inputs padded to it.
             "fixed_prompt_length": None,
             "max_prompt_length": lengths["max_source_length"],
-            "max_steps": lengths["max_target_length"] if bounded else None,
+            "max_steps": lengths["max_target_length"] if bounded else MAX_UNBOUNDED_STEPS,
             "vocabulary_sizes": {self.prompt_name: self.prompt_vocabulary_size},
+            "target_vocabulary_size": self.target_vocabulary_size,
         }
 
     def example_inputs(self, lengths, rng, row_lengths):

@@ -19,6 +19,7 @@ from keras_attn.tokenizers import WordPieceTokenizer
 from keras_attn.training.distribution import batch_multiple
 from keras_attn.training.schedules import WarmupInverseSqrtSchedule
 from keras_attn.training.time_limit import TimeLimit
+from keras_attn.validation import check_beam_size, check_range
 
 
 def compile_model(model, learning_rate=1e-3, total_steps=None):
@@ -132,6 +133,11 @@ def fit(
     models.check(model).check_data(task, name)
     model.check_ids(task)
     check_fit_arguments(task, {}, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+    # Scoring comes after the fit: its arguments are checked before it.
+    if eval_limit is not None:
+        check_range("eval_limit", eval_limit, 0)
+    if beam_size is not None and isinstance(model, models.GenerativeTask):
+        check_beam_size(beam_size, batch_size, model.target_vocabulary_size)
     with staging.staged(out_dir, overwrite) as work:
         return _fit(model, name, task, work, overrides, epochs, batch_size, learning_rate, verbose,
                     beam_size, eval_limit, report, started or time.time(), seed, time_limit)
@@ -163,7 +169,7 @@ def _fit(model, name, task, out_dir, overrides, epochs, batch_size, learning_rat
     if eval_limit != 0:  # 0 skips scoring (the GPU machine has no sacreBLEU): score on the CPU later
         with progress.step("scoring the test split"):
             report.update(model.evaluate_task(task, "test", batch_size, limit=eval_limit))
-            if beam_size and isinstance(model, models.GenerativeTask):
+            if beam_size is not None and isinstance(model, models.GenerativeTask):
                 report.update(model.evaluate_task(task, "test", batch_size, limit=eval_limit, beam_size=beam_size))
     run_directory.write_report(out_dir, report)
     run_directory.save_held_out(task, out_dir)

@@ -5,6 +5,7 @@ artifacts (it takes a `decode` function)."""
 import numpy as np
 
 from keras_attn.data.batching import pad_rows, row_lengths, take_rows, trim
+from keras_attn.validation import check_range
 
 
 def accuracy(model, x, labels, batch_size=64):
@@ -29,6 +30,8 @@ def evenly_spaced(count, limit):
     """`limit` evenly spaced row indices of `count` (all of them without a limit).
     Not the first rows: the corpora keep file order, and the Anki files run
     from the shortest sentences to the longest."""
+    if limit is not None:
+        check_range("limit", limit, 0)
     if limit is None or limit >= count:
         return np.arange(count)
     return np.linspace(0, count - 1, limit).round().astype(int)
