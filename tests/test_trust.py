@@ -196,6 +196,16 @@ def test_a_beam_is_bounded_by_the_scores_one_step_holds():
     assert validation.check_beam_size(1, batch=10**5, vocabulary_size=65_001) == 1  # greedy's width stays open
 
 
+def test_an_export_whose_manifest_lacks_the_target_vocabulary_refuses_a_beam(exported, tmp_path):
+    def drop(copy):
+        manifest = json.loads((copy / "manifest.json").read_text())
+        del manifest["runtime"]["target_vocabulary_size"]
+        (copy / "manifest.json").write_text(json.dumps(manifest))
+
+    with pytest.raises(ValueError, match="does not record the target vocabulary"):
+        runtime.ExportedModel(tampered_copy(exported, tmp_path, drop)).beam(np.array([[5, 6, 0]]))
+
+
 def test_a_model_without_a_position_table_decodes_a_bounded_number_of_steps(exports):
     model, directory = exports["bahdanau"]
     ids = np.array([[5, 6, 0]])
