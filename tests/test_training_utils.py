@@ -103,3 +103,13 @@ def test_time_limit_ends_fit_at_a_batch_and_still_validates_that_epoch(seconds, 
 def test_time_limit_refuses_what_is_not_a_duration(seconds):
     with pytest.raises(ValueError, match="`seconds` must be a non-negative number"):
         TimeLimit(seconds)
+
+
+def test_scoring_takes_evenly_spaced_rows_and_refuses_a_negative_count():
+    from keras_attn.training.scoring import evenly_spaced
+
+    np.testing.assert_array_equal(evenly_spaced(10, 3), [0, 4, 9])
+    np.testing.assert_array_equal(evenly_spaced(4, None), [0, 1, 2, 3])
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="`limit` must be an integer >= 0"):
+            evenly_spaced(10, bad)

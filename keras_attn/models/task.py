@@ -212,8 +212,8 @@ class Task(keras.Model):
 
     def weights_kept_float(self):
         """The weights (numpy arrays) that int8 exports keep in float32:
-        none by default. A recurrence would carry their rounding from step
-        to step."""
+        none by default; a model lists those whose rounding changes too many
+        of its outputs (`BahdanauTranslator`: its decoder's)."""
         return []
 
     def runtime_spec(self, lengths):
