@@ -65,12 +65,21 @@ def _add_fit_arguments(parser, epochs, learning_rate):
                         help="attention through keras.ops.dot_product_attention (cuDNN flash attention on a GPU)")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="mixed_bfloat16: bfloat16 compute, float32 weights (GPU; needed for cuDNN flash attention)")
+    parser.add_argument("--log-json", metavar="FILE",
+                        help="write one JSON object per epoch (losses, metrics, seconds, examples per second) to FILE")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out (only once the run succeeds)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a refused argument said in one line (as every other refusal) instead of the usage."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def _parser():
-    parser = argparse.ArgumentParser(prog="keras-attn", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="keras-attn", description=__doc__.split("\n")[0])
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the zoo's presets")
@@ -238,6 +247,7 @@ def _train(args):
         overwrite=args.overwrite,
         seed=args.seed,
         time_limit=args.time_limit,
+        log_json=args.log_json,
     )
     if isinstance(model, models.GenerativeTask):
         _show_translations(model, task)
@@ -309,7 +319,7 @@ def _pretrain(args):
     _, report = training.pretrain(
         args.name, train_ids, validation_ids, vocabulary, args.out, data_names=names, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, overrides=dict(args.overrides),
-        overwrite=args.overwrite, seed=args.seed, time_limit=args.time_limit,
+        overwrite=args.overwrite, seed=args.seed, time_limit=args.time_limit, log_json=args.log_json,
     )
     history = report["history"]
     print(f"masked-LM validation loss {history['val_loss'][-1]:.3f}, accuracy {history['val_masked_accuracy'][-1]:.3f}; "
@@ -333,7 +343,7 @@ def _finetune(args):
     _, report = training.finetune(
         args.directory, task, args.out, random_init=args.random_init, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, overwrite=args.overwrite, seed=args.seed,
-        time_limit=args.time_limit,
+        time_limit=args.time_limit, log_json=args.log_json,
     )
     start = "random initialisation" if args.random_init else f"pretrained {args.directory}"
     print(f"{task.name} from {start}: test accuracy {report['test_accuracy']:.4f}; saved to {args.out}")

@@ -8,6 +8,8 @@ import hashlib
 import json
 import os
 
+from keras_attn import schema
+
 # Files an export directory may hold besides what its manifest lists.
 MANIFEST, PARITY_REPORT = "manifest.json", "parity.json"
 # The manifest's layout: 2 since models are classes (the manifest names the class and the
@@ -61,10 +63,16 @@ def resolve(directory, relative):
 
 def check(directory, entry):
     """Raises `IntegrityError` unless `entry` (a manifest record) is inside
-    `directory`, present, and of its recorded size and sha256."""
+    `directory`, present, free of links (a folder's files too), and of its
+    recorded size and sha256."""
     path = resolve(directory, entry["path"])
     if not os.path.exists(path):
         raise IntegrityError(f"{entry['path']}: missing")
+    for root, folders, names in os.walk(path) if os.path.isdir(path) else ():
+        linked = [name for name in folders + names if os.path.islink(os.path.join(root, name))]
+        if linked:  # a link inside a folder artifact could lead anywhere, and a linked folder is not hashed
+            inner = os.path.relpath(os.path.join(root, linked[0]), path)
+            raise IntegrityError(f"{entry['path']}: holds a link ({inner}); an artifact's files must be its own")
     size, sha256 = digest(path)
     if size != entry["size_bytes"]:
         raise IntegrityError(f"{entry['path']}: {size:,d} bytes, the manifest says {entry['size_bytes']:,d}")
@@ -98,7 +106,8 @@ def read_json(path, what, expected=dict):
 
 def read_manifest(directory):
     """The export's `manifest.json`; `ValueError` if it is missing, not a
-    manifest, or written by a keras-attn of another manifest format."""
+    manifest, written by a keras-attn of another manifest format, or not of
+    the layout `keras_attn.schema.MANIFEST` (a field missing or mistyped)."""
     path = os.path.join(directory, MANIFEST)
     if not os.path.isfile(path):
         raise ValueError(f"{directory} holds no manifest.json; is it an export directory?")
@@ -107,6 +116,4 @@ def read_manifest(directory):
     if found != MANIFEST_FORMAT:
         raise ValueError(f"{path} is of manifest format {found!r}, written by another keras-attn; this one reads "
                          f"format {MANIFEST_FORMAT}: export the model again.")
-    if not {"class", "lengths", "runtime", "artifacts"} <= set(manifest):
-        raise ValueError(f"{path} is not a keras-attn manifest (it needs class, lengths, runtime and artifacts).")
-    return manifest
+    return schema.check(manifest, schema.MANIFEST, path)

@@ -14,8 +14,9 @@ import os
 
 import numpy as np
 
-from keras_attn import integrity, tokenizers
+from keras_attn import integrity, schema, tokenizers
 from keras_attn.data import tasks
+from keras_attn.data.archives import read_arrays
 
 MODEL, CONFIG, REPORT, HELD_OUT = "model.keras", "config.json", "report.json", "held_out.npz"
 # The layout of config.json: 2 since models are classes (it names the class and its full settings);
@@ -28,8 +29,9 @@ def has_config(directory):
 
 
 def read_config(directory):
-    """The run's `config.json`; `ValueError` if it is missing, unreadable or
-    of another run format (a run of an older keras-attn)."""
+    """The run's `config.json`; `ValueError` if it is missing, unreadable, of
+    another run format (a run of an older keras-attn) or not of the layout
+    `keras_attn.schema.RUN_CONFIG`."""
     path = os.path.join(directory, CONFIG)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{directory} holds no config.json; is it a keras-attn run directory?")
@@ -38,9 +40,10 @@ def read_config(directory):
     if found != RUN_FORMAT:
         raise ValueError(f"{path} is of run format {found!r}, written by another keras-attn; this one reads "
                          f"format {RUN_FORMAT}: train the run again.")
-    missing = sorted({"preset", "class", "tokenization", "lengths", "config"} - set(config))
-    if missing:
-        raise ValueError(f"{path} lacks {', '.join(missing)}; is it a keras-attn run directory?")
+    schema.check(config, schema.RUN_CONFIG, path)
+    if config["tokenization"] not in tokenizers.TOKENIZERS:
+        raise schema.SchemaError(f"{path}: tokenization: {config['tokenization']!r} is none of "
+                                 f"{sorted(tokenizers.TOKENIZERS)}")
     return config
 
 
@@ -102,8 +105,8 @@ def load_held_out(directory):
     where the directory holds no run config or no held-out examples."""
     if not has_config(directory) or not os.path.exists(os.path.join(directory, HELD_OUT)):
         return None
-    with np.load(os.path.join(directory, HELD_OUT), allow_pickle=False) as stored:
-        arrays = {key: stored[key] for key in stored.files}
+    arrays = read_arrays(os.path.join(directory, HELD_OUT), "keras-attn held-out file",
+                         ("name", "inputs", "targets", "texts", "answers"))
     tokenizer_of = load_tokenizers(directory)
     examples = list(zip(arrays["texts"].tolist(), arrays["answers"].tolist()))
     empty = (arrays["inputs"][:0], arrays["targets"][:0])

@@ -20,7 +20,8 @@ import numpy as np
 
 from keras_attn import integrity
 from keras_attn.quiet import native_stderr_muted
-from keras_attn.validation import MAX_UNBOUNDED_STEPS, check_beam_size, check_non_negative, check_range, check_token_ids
+from keras_attn.validation import (MAX_UNBOUNDED_STEPS, check_beam_size, check_non_negative, check_range,
+                                   check_search_rows, check_token_ids)
 from keras_attn.inference import search
 
 _ONNX_TYPES = {"tensor(int32)": "int32", "tensor(int64)": "int64", "tensor(float)": "float32", "tensor(bool)": "bool"}
@@ -90,6 +91,25 @@ def describe_artifact(fmt, path):
     """`(inputs, outputs)` of an ONNX or TFLite artifact: lists of `{"name", "dtype", "shape"}`."""
     runner = RUNNERS[fmt](path)
     return runner.inputs, runner.outputs
+
+
+def check_described(runner, artifact, spec):
+    """Raises `IntegrityError` unless the opened artifact takes and gives the
+    tensors its manifest entry records (names and dtypes, the outputs' shapes)
+    and its logits span the recorded target vocabulary: settings that do not
+    describe the file are refused before they are used."""
+    def described(tensors, with_shape):
+        return sorted((t["name"], t["dtype"], *([tuple(t["shape"])] if with_shape else [])) for t in tensors)
+
+    for side, with_shape in (("inputs", False), ("outputs", True)):
+        found, recorded = described(getattr(runner, side), with_shape), described(artifact[side], with_shape)
+        if found != recorded:
+            raise integrity.IntegrityError(f"{artifact['path']}: its {side} are {found}, the manifest records {recorded}")
+    vocabulary = spec.get("target_vocabulary_size")
+    logits = [t["shape"][-1] for t in runner.outputs if t["name"] == "logits" and t["shape"]]
+    if artifact["role"] in ("forward", "step") and vocabulary is not None and logits and logits[0] not in (None, vocabulary):
+        raise integrity.IntegrityError(f"{artifact['path']}: its logits span {logits[0]} tokens, the manifest records "
+                                       f"a target vocabulary of {vocabulary}")
 
 
 def pad_to(ids, length, pad_id=0):
@@ -163,19 +183,22 @@ class ExportedModel:
             raise ValueError(f"`format` must be one of {sorted(RUNNERS)}, got {format!r}.")
         self.manifest = integrity.read_manifest(directory)
         self.format, self.host_loop = format, host_loop
-        self.paths, self.opened = {}, {}
+        self.paths, self.artifacts, self.opened = {}, {}, {}
         for artifact in self.manifest["artifacts"]:
             if artifact["format"] == format and artifact["quantization"] == quantization:
                 if check_integrity:
                     integrity.check(directory, artifact)
                 self.paths[artifact["role"]] = integrity.resolve(directory, artifact["path"])
+                self.artifacts[artifact["role"]] = artifact
         if not self.paths:
             raise ValueError(f"{directory} has no {format} artifacts quantized as {quantization!r}.")
 
     def runner(self, role):
-        """The runner of the artifact of `role`, opened once."""
+        """The runner of the artifact of `role`, opened once and checked against its manifest entry."""
         if role not in self.opened:
-            self.opened[role] = RUNNERS[self.format](self.paths[role])
+            runner = RUNNERS[self.format](self.paths[role])
+            check_described(runner, self.artifacts[role], self.manifest["runtime"])
+            self.opened[role] = runner
         return self.opened[role]
 
     def _in_graph(self, role):
@@ -199,6 +222,8 @@ class ExportedModel:
         # Exports before the bound recorded no steps for a model without a position table.
         steps = check_range("max_length", self.max_target_length if max_length is None else max_length, 1,
                             spec["max_steps"] or MAX_UNBOUNDED_STEPS)
+        if "target_vocabulary_size" in spec:
+            check_search_rows(len(source_ids), spec["target_vocabulary_size"])
         return source_ids, steps, spec
 
     def _generator(self, spec):

@@ -8,6 +8,7 @@ and loads with `safe_mode=True` (no code is ever deserialized).
 
 import importlib
 import os
+import re
 import zipfile
 
 import keras
@@ -28,7 +29,8 @@ def register_all():
 
 def load_model(path, compile=True):
     """`keras.saving.load_model(path, safe_mode=True)` with keras-attn's objects
-    registered. A missing, truncated or corrupt file is a `ValueError` that names it."""
+    registered. A missing, truncated or corrupt file, or one naming a class
+    keras-attn does not have, is a `ValueError` that names it."""
     register_all()
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such model file.")
@@ -38,6 +40,12 @@ def load_model(path, compile=True):
         # Keras says "File not found" of a truncated zip: name what is wrong instead.
         detail = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ValueError(f"{path}: not a readable .keras file ({detail}).") from None
+    except TypeError as error:
+        unknown = re.match(r"Could not locate class '([^']*)'", str(error))
+        if unknown is None:
+            raise  # a class that failed to rebuild from its config: a bug, not a bad file
+        raise ValueError(f"{path}: its config names a class keras-attn does not have ({unknown.group(1)!r}); "
+                         "was it saved by another library or a newer keras-attn?") from None
 
 
 def float32_copy(model):

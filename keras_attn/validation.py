@@ -70,9 +70,30 @@ MAX_SCORES_PER_STEP = 2**28
 MAX_UNBOUNDED_STEPS = 1024
 
 
+# The longest sequence any length setting may ask for (a position table,
+# packed rows, a fixed exported length): 65,536 positions of a 1,024-wide
+# model are 256 MB of float32, past what the zoo's models are built for.
+MAX_SEQUENCE_LENGTH = 65_536
+
+
+def check_length(name, value):
+    """A sequence length in `[1, MAX_SEQUENCE_LENGTH]`."""
+    return check_range(name, value, 1, MAX_SEQUENCE_LENGTH)
+
+
+def check_search_rows(batch, vocabulary_size):
+    """Refuses a batch whose rows alone score more than `MAX_SCORES_PER_STEP` a step."""
+    if batch * vocabulary_size > MAX_SCORES_PER_STEP:
+        raise ValueError(f"`source_ids` has {batch:,d} rows; at most {MAX_SCORES_PER_STEP // vocabulary_size:,d} fit "
+                         f"{MAX_SCORES_PER_STEP:,} scores per step over a target vocabulary of {vocabulary_size:,d}: "
+                         "decode in smaller batches.")
+
+
 def check_beam_size(beam_size, batch, vocabulary_size):
     """A beam width of at least 1 and at most the target vocabulary (a wider
-    beam holds copies) and `MAX_SCORES_PER_STEP` scores per step for `batch` rows."""
+    beam holds copies) and `MAX_SCORES_PER_STEP` scores per step for `batch`
+    rows (`check_search_rows`: the rows alone may be too many)."""
+    check_search_rows(batch, vocabulary_size)
     high = max(1, min(vocabulary_size, MAX_SCORES_PER_STEP // (batch * vocabulary_size)))
     if isinstance(beam_size, bool) or not isinstance(beam_size, numbers.Integral) or not 1 <= beam_size <= high:
         raise ValueError(f"`beam_size` must be an integer in [1, {high}] (at most the target vocabulary, "
@@ -84,6 +105,6 @@ def check_beam_size(beam_size, batch, vocabulary_size):
 def check_range(name, value, low, high=None):
     """An integer `value` in `[low, high]` (no upper bound when `high` is None)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low or (high is not None and value > high):
-        bound = f"[{low}, {high}]" if high is not None else f">= {low}"
+        bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
         raise ValueError(f"`{name}` must be an integer {bound}, got {value!r}.")
     return int(value)

@@ -15,11 +15,12 @@ ROOT = pathlib.Path(keras_attn.__file__).parent
 # Lowest first. A module belongs to the layer of the longest prefix that names it.
 LAYERS = [
     ("base", ["keras_attn._lazy", "keras_attn.validation", "keras_attn.integrity", "keras_attn.quiet",
-              "keras_attn.progress", "keras_attn.staging"]),
+              "keras_attn.progress", "keras_attn.staging", "keras_attn.schema"]),
     ("tokenizers and layers", ["keras_attn.tokenizers", "keras_attn.layers"]),
     ("data, search and scoring", ["keras_attn.data", "keras_attn.inference", "keras_attn.training.metrics",
                                   "keras_attn.training.schedules", "keras_attn.training.distribution",
-                                  "keras_attn.training.time_limit", "keras_attn.training.scoring",
+                                  "keras_attn.training.time_limit", "keras_attn.training.epoch_log",
+                                  "keras_attn.training.scoring",
                                   "keras_attn.runtime"]),
     ("models", ["keras_attn.models", "keras_attn.saving"]),
     ("zoo", ["keras_attn.zoo"]),

@@ -20,14 +20,15 @@ def write(tmp_path, name, content):
 
 
 def test_pair_reader_takes_two_and_three_columns(tmp_path):
-    path = write(tmp_path, "pairs.txt", "Go.\tVe.\nHi.\tHola.\tCC-BY 2.0 (France) Attribution: tatoeba.org\n")
-    assert data.read_pairs(path).records == [("Go.", "Ve."), ("Hi.", "Hola.")]
+    older = write(tmp_path, "older.txt", "Go.\tVe.\nHi.\tHola.\n")
+    newer = write(tmp_path, "newer.txt", "Go.\tVe.\tCC-BY 2.0 (France)\nHi.\tHola.\tCC-BY 2.0 (France) Attribution: tatoeba.org\n")
+    assert data.read_pairs(older).records == data.read_pairs(newer).records == [("Go.", "Ve."), ("Hi.", "Hola.")]
 
 
 @pytest.mark.parametrize(
     "content,reason",
     [
-        ("Go.\tVe.\nno tab here\n" + "A.\tB.\n" * 20, "pairs.txt:2: expected 2 or 3 tab-separated columns, found 1"),
+        ("Go.\tVe.\nno tab here\n" + "A.\tB.\n" * 20, "pairs.txt:2: found 1 tab-separated column(s) where the file has 2"),
         ("Go.\tVe.\nWait.\t \n" + "A.\tB.\n" * 20, "pairs.txt:2: an empty sentence"),
         (b"Go.\tVe.\nbad \xff byte\tx\n" + b"A.\tB.\n" * 20, "pairs.txt:2: invalid UTF-8 at byte 4"),
     ],
@@ -272,13 +273,43 @@ def test_a_prepared_task_file_trains_where_there_is_no_tensorflow(tiny_corpora, 
 def test_readers_drop_a_bom_refuse_utf16_and_skip_a_huge_line(tmp_path, monkeypatch):
     path = write(tmp_path, "bom.txt", b"\xef\xbb\xbfGo.\tVe.\n" + b"A.\tB.\n" * 20)
     assert data.read_pairs(path).records[0] == ("Go.", "Ve.")
-    utf16 = write(tmp_path, "utf16.txt", "Go.\tVe.\n".encode("utf-16"))
-    with pytest.raises(data.CorpusError, match="UTF-16 text; save it as UTF-8"):
-        data.read_pairs(utf16)
     monkeypatch.setattr(data, "MAX_LINE_BYTES", 64)
     huge = write(tmp_path, "huge.txt", "Go.\tVe.\n" + "x" * 1000 + "\tlong\n" + "A.\tB.\n" * 20)
     corpus = data.read_pairs(huge)
     assert len(corpus.records) == 21 and corpus.problems == [f"{huge}:2: longer than 64 bytes"]
+
+
+@pytest.mark.parametrize("encode,name", [
+    (lambda text: text.encode("utf-16"), "UTF-16LE text; save it as UTF-8"),
+    (lambda text: text.encode("utf-16-le"), "UTF-16LE text without a byte-order mark"),
+    (lambda text: text.encode("utf-16-be"), "UTF-16BE text without a byte-order mark"),
+    (lambda text: text.encode("utf-32"), "UTF-32LE text"),
+    (lambda text: text.encode("utf-8")[:9] + b"\0\0\x01" + text.encode("utf-8")[9:], "holds NUL bytes"),
+])
+def test_text_that_is_not_utf8_is_refused_by_its_name(tmp_path, encode, name):
+    path = write(tmp_path, "pairs.txt", encode("Go.\tVe.\n" + "Hi.\tHola.\n" * 20))
+    with pytest.raises(data.CorpusError, match=name):
+        data.read_pairs(path)
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_every_line_ending_reads_the_same_rows(tmp_path, monkeypatch, end):
+    monkeypatch.setattr(data, "_BLOCK_BYTES", 7)  # line ends, CRLFs among them, split across blocks
+    rows = [f"sentence {i}\t{'pos' if i % 3 else 'neg'}" for i in range(40)]
+    path = write(tmp_path, "rows.tsv", end.join(rows) + end)
+    corpus = data.read_labeled(path, header=False, integer_labels=False)
+    assert corpus.records == [(f"sentence {i}", "pos" if i % 3 else "neg") for i in range(40)] and not corpus.problems
+
+
+def test_a_row_with_another_column_count_is_malformed_not_a_new_class(tmp_path):
+    rows = "".join(f"review {i}\t{'pos' if i % 2 else 'neg'}\n" for i in range(30))
+    path = write(tmp_path, "rows.tsv", rows + "a third\tpos\tcolumn\n")
+    corpus = data.read_labeled(path, header=False, integer_labels=False)
+    assert {label for _, label in corpus.records} == {"pos", "neg"}
+    assert corpus.problems == [f"{path}:31: found 3 tab-separated column(s) where the file has 2"]
+    # Pairs may carry the Anki attribution column, but not in some rows only.
+    pairs = write(tmp_path, "pairs.txt", "Go.\tVe.\tCC-BY\n" * 20 + "Hi.\tHola.\n")
+    assert data.read_pairs(pairs).problems == [f"{pairs}:21: found 2 tab-separated column(s) where the file has 3"]
 
 
 @pytest.mark.tensorflow

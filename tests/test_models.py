@@ -172,9 +172,9 @@ def test_the_translator_refuses_ids_and_sharing_that_do_not_fit():
     sizes = dict(hidden_dim=16, num_layers=1, num_heads=2, intermediate_dim=16)
     with pytest.raises(ValueError, match="`share_embeddings` needs equal vocabularies"):
         zoo.build("transformer", source_vocabulary_size=40, target_vocabulary_size=30, share_embeddings=True, **sizes)
-    with pytest.raises(ValueError, match=r"`pad_id` must be an integer \[0, 39\], got 65000"):
+    with pytest.raises(ValueError, match=r"`pad_id` must be an integer in \[0, 39\], got 65000"):
         zoo.build("opus-mt-es-en", source_vocabulary_size=40, target_vocabulary_size=40, **sizes)
-    with pytest.raises(ValueError, match=r"`end_id` must be an integer \[0, 29\], got 30"):
+    with pytest.raises(ValueError, match=r"`end_id` must be an integer in \[0, 29\], got 30"):
         zoo.build("transformer", source_vocabulary_size=40, target_vocabulary_size=30, end_id=30, **sizes)
     with pytest.raises(ValueError, match="`activation` must be one of"):
         zoo.build("transformer", source_vocabulary_size=40, target_vocabulary_size=30, activation="tanh", **sizes)

@@ -20,7 +20,7 @@ def test_rows_are_cut_marked_and_padded():
 def test_a_length_without_room_for_the_special_tokens_is_refused():
     with pytest.raises(ValueError, match="`max_length`=1 leaves no room"):
         SequencePacker(1, [2], [3])
-    with pytest.raises(ValueError, match="`max_length` must be a positive integer"):
+    with pytest.raises(ValueError, match=r"`max_length` must be an integer in \[1, 65536\]"):
         SequencePacker(0)
 
 

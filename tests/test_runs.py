@@ -49,6 +49,8 @@ def test_a_run_needs_overwrite_and_a_failed_run_leaves_the_previous_one(tmp_path
     (["--eval-examples", "-1"], "`eval_limit` must be an integer >= 0, got -1"),
     (["--beam", "0"], "`beam_size` must be an integer in [1, "),  # not greedy in disguise
     (["--beam", "1000000"], "at most the target vocabulary"),
+    (["--examples", "5"], "`num_examples` must be an integer in [10, 1000000], got 5"),
+    (["--examples", "1000000000"], "`num_examples` must be an integer in [10, 1000000], got 1000000000"),
 ])
 def test_bad_training_arguments_are_refused_before_anything_is_written(tmp_path, capsys, argv, message):
     out = tmp_path / "run"
@@ -102,4 +104,19 @@ def test_a_run_of_an_older_version_is_a_clear_error(tmp_path, capsys):
         assert "train the run again" in capsys.readouterr().err
     (tmp_path / "config.json").write_text(json.dumps({"format": 2, "preset": "bahdanau"}))
     assert cli.main(["translate", str(tmp_path), "9 may 2018"]) == 2
-    assert "lacks class, config, lengths, tokenization" in capsys.readouterr().err
+    assert "config.json: the top level: 'class' is a required property" in capsys.readouterr().err
+
+
+def test_a_run_written_to_a_file_logs_one_line_per_epoch_and_a_json_object_per_epoch(tmp_path, capsys):
+    log = tmp_path / "epochs.jsonl"
+    out = tmp_path / "run"
+    assert cli.main(["train", "transformer-classifier", "--examples", "300", "--epochs", "2", "--set",
+                     "hidden_units=8", "--log-json", str(log), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out  # not a terminal: no redrawn progress bar
+    assert "\r" not in printed and "\x1b" not in printed and "━" not in printed
+    assert len([line for line in printed.splitlines() if " - loss: " in line]) == 2
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    history = json.loads((out / "report.json").read_text())["history"]
+    assert [record["epoch"] for record in records] == [1, 2]
+    assert [record["val_loss"] for record in records] == history["val_loss"]
+    assert all(record["examples_per_second"] > 0 and record["seconds"] > 0 for record in records)

@@ -1,6 +1,7 @@
 import datetime
 
 import numpy as np
+import pytest
 
 from keras_attn.data import tasks
 from keras_attn.data.tasks import NEGATION, POSITIVE_WORDS
@@ -55,3 +56,22 @@ def test_task_files_round_trip(tmp_path):
         assert loaded.model_overrides() == task.model_overrides()
     ids = task.splits["test"][0][0]
     assert loaded.vocabulary.decode(ids) == task.vocabulary.decode(ids)
+
+
+def test_a_task_file_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    from keras_attn.data import archives
+
+    path = tmp_path / "task.npz"
+    tasks.save(tasks.sentiment(50, seed=1), path)
+    before = path.read_bytes()
+
+    def interrupted(file, **arrays):
+        file.write(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(archives.np, "savez_compressed", interrupted)
+    with pytest.raises(OSError, match="No space left"):
+        tasks.save(tasks.sentiment(60, seed=2), path)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["task.npz"]
+    monkeypatch.undo()
+    assert tasks.load_file(path).name == "sentiment"

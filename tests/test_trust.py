@@ -6,6 +6,7 @@ command line's exit codes say which of those happened."""
 import json
 import os
 import shutil
+import zipfile
 
 import hypothesis
 import numpy as np
@@ -111,6 +112,16 @@ def test_a_link_leading_out_of_the_export_is_refused(exported, tmp_path):
         integrity.resolve(copy, "forward.onnx")
 
 
+def test_a_link_inside_a_folder_artifact_fails_verify_even_to_a_file_inside_the_export(exported, tmp_path, capsys):
+    def link(directory):
+        variables = directory / "prefill_saved_model" / "variables"
+        os.symlink(directory / "manifest.json", variables / "extra")
+
+    copy = tampered_copy(exported, tmp_path, link)
+    assert cli.main(["verify", str(copy)]) == 1
+    assert "prefill_saved_model: holds a link (variables/extra)" in capsys.readouterr().out
+
+
 def test_the_runtime_refuses_a_tampered_artifact(exported, tmp_path):
     copy = tampered_copy(exported, tmp_path, flip_a_byte("step.onnx"))
     with pytest.raises(integrity.IntegrityError, match="step.onnx: sha256 differs"):
@@ -122,6 +133,13 @@ def test_the_runtime_refuses_a_tampered_artifact(exported, tmp_path):
     (["verify", "{missing}"], 2, "holds no manifest.json"),
     (["verify", "{bad_manifest}"], 2, "is not valid JSON"),
     (["verify", "{export}", "--model", "{truncated}"], 2, "not a readable .keras file"),
+    (["verify", "{export}", "--model", "{unknown_class}"], 2, "names a class keras-attn does not have ('NoSuchModel')"),
+    (["export", "{unknown_class}", "--out", "{out}"], 2, "names a class keras-attn does not have"),
+    (["verify", "{export}", "--model", "{flipped}"], 2, "not a readable .keras file (Bad CRC-32"),
+    (["train", "transformer-classifier", "--task-file", "{text}", "--out", "{out}"], 2,
+     "not a keras-attn task file (not a .npz archive)"),
+    (["pretrain", "bert-tiny", "--corpus-file", "{text}", "--out", "{out}"], 2,
+     "not a keras-attn pretraining corpus (not a .npz archive)"),
 ])
 def test_bad_input_exits_2_with_one_line(exported, tmp_path, capsys, argv_tail, code, message):
     _, directory = exported
@@ -130,10 +148,70 @@ def test_bad_input_exits_2_with_one_line(exported, tmp_path, capsys, argv_tail, 
     (bad / "manifest.json").write_text("{not json")
     truncated = tmp_path / "truncated.keras"
     truncated.write_bytes((directory / "model.keras").read_bytes()[:500])
-    paths = {"missing": tmp_path / "nothing", "bad_manifest": bad, "export": directory, "truncated": truncated}
+    flipped = tmp_path / "flipped.keras"
+    flip_a_byte("model.keras")(tampered_copy(exported, tmp_path, lambda copy: None))
+    flipped.write_bytes((tmp_path / "copy" / "model.keras").read_bytes())
+    unknown_class = tmp_path / "unknown.keras"
+    with zipfile.ZipFile(directory / "model.keras") as original, zipfile.ZipFile(unknown_class, "w") as renamed:
+        for item in original.infolist():
+            content = original.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(content)
+                config["class_name"], config["registered_name"] = "NoSuchModel", "keras_attn>NoSuchModel"
+                content = json.dumps(config)
+            renamed.writestr(item, content)
+    text = tmp_path / "five.txt"
+    text.write_text("hello")
+    paths = {"missing": tmp_path / "nothing", "bad_manifest": bad, "export": directory, "truncated": truncated,
+             "flipped": flipped, "unknown_class": unknown_class, "text": text, "out": tmp_path / "out"}
     assert cli.main([arg.format(**paths) for arg in argv_tail]) == code
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_verify_gives_its_verdict_where_it_cannot_save_its_report(exported, tmp_path, capsys, monkeypatch):
+    from keras_attn.export import parity
+
+    copy = tampered_copy(exported, tmp_path, lambda directory: None)
+    model = exported[0]
+
+    def read_only(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(parity.json, "dump", read_only)  # as a read-only folder answers the write
+    report = parity.verify(copy, model)
+    assert report["passed"] and report["not_saved"] == "parity.json could not be saved: Permission denied"
+    assert sorted(os.listdir(copy)) == sorted(os.listdir(exported[1]))  # no partial report left
+    assert "(the verdict stands; parity.json could not be saved" in parity.format_table(report)
+
+
+@pytest.mark.parametrize("edit,reason", [
+    (lambda manifest: manifest["runtime"].update(pad_id=manifest["runtime"]["pad_id"] + 1), "runtime.pad_id is"),
+    (lambda manifest: manifest["runtime"]["vocabulary_sizes"].update(encoder_token_ids=99), "runtime.vocabulary_sizes"),
+    (lambda manifest: manifest["lengths"].update(max_source_length=3), "lengths.max_source_length is 3"),
+    (lambda manifest: manifest["runtime"].update(beams=4), "runtime.beams: not a setting of this model"),
+])
+def test_verify_fails_manifest_settings_that_are_not_the_models(exported, tmp_path, capsys, edit, reason):
+    copy = tampered_copy(exported, tmp_path, rewrite_manifest(edit))
+    assert cli.main(["verify", str(copy)]) == 1
+    out = capsys.readouterr().out
+    assert "manifest.json                      settings" in out and reason in out and "FAILED" in out
+
+
+def test_the_runtime_refuses_a_manifest_that_does_not_describe_its_files(exported, tmp_path):
+    def wrong_vocabulary(manifest):
+        manifest["runtime"]["target_vocabulary_size"] += 1
+
+    def renamed_output(manifest):
+        step = next(a for a in manifest["artifacts"] if a["role"] == "step" and a["format"] == "onnx")
+        step["outputs"][0]["name"] = "renamed"
+
+    for edit, message in ((wrong_vocabulary, r"its logits span (\d+) tokens, the manifest records a target vocabulary of"),
+                          (renamed_output, "its outputs are")):
+        copy = tampered_copy(exported, tmp_path / edit.__name__, rewrite_manifest(edit))
+        with pytest.raises(integrity.IntegrityError, match=message):
+            runtime.ExportedModel(copy, host_loop=True).greedy(np.array([[5, 6]]), max_length=3)
 
 
 def test_an_internal_error_is_not_reported_as_a_failed_check(exported, capsys, monkeypatch):
@@ -181,9 +259,9 @@ def test_search_arguments_are_checked(exported):
         with pytest.raises(ValueError, match="`alpha` must be a finite number >= 0"):
             exported_model.beam(ids, alpha=bad)
     for bad in (0, 17):  # the target position table has 16 positions
-        with pytest.raises(ValueError, match=r"`max_length` must be an integer \[1, 16\]"):
+        with pytest.raises(ValueError, match=r"`max_length` must be an integer in \[1, 16\]"):
             decoding.greedy_decode(model, ids, max_length=bad)
-        with pytest.raises(ValueError, match=r"`max_length` must be an integer \[1, 16\]"):
+        with pytest.raises(ValueError, match=r"`max_length` must be an integer in \[1, 16\]"):
             exported_model.greedy(ids, max_length=bad)
 
 
@@ -193,7 +271,19 @@ def test_a_beam_is_bounded_by_the_scores_one_step_holds():
     assert validation.check_beam_size(4, batch=1000, vocabulary_size=65_001) == 4
     with pytest.raises(ValueError, match=r"`beam_size` must be an integer in \[1, 4\] .*268,435,456 scores"):
         validation.check_beam_size(5, batch=1000, vocabulary_size=65_001)
-    assert validation.check_beam_size(1, batch=10**5, vocabulary_size=65_001) == 1  # greedy's width stays open
+    # Greedy too: 4,130 rows of 65,001 scores are past the bound whatever the beam.
+    assert validation.check_beam_size(1, batch=4129, vocabulary_size=65_001) == 1
+    with pytest.raises(ValueError, match="`source_ids` has 4,130 rows; at most 4,129 fit"):
+        validation.check_beam_size(1, batch=4130, vocabulary_size=65_001)
+
+
+def test_greedy_search_refuses_more_rows_than_a_step_can_score(exported):
+    model, directory = exported
+    rows = validation.MAX_SCORES_PER_STEP // model.target_vocabulary_size + 1
+    too_many = np.full((rows, 1), 5, "int32")
+    for greedy in (lambda ids: decoding.greedy_decode(model, ids), runtime.ExportedModel(directory).greedy):
+        with pytest.raises(ValueError, match=f"`source_ids` has {rows:,d} rows.*decode in smaller batches"):
+            greedy(too_many)
 
 
 def test_an_export_whose_manifest_lacks_the_target_vocabulary_refuses_a_beam(exported, tmp_path):
@@ -212,7 +302,7 @@ def test_a_model_without_a_position_table_decodes_a_bounded_number_of_steps(expo
     assert runtime.ExportedModel(directory).manifest["runtime"]["max_steps"] == validation.MAX_UNBOUNDED_STEPS
     for decode in (lambda: decoding.greedy_decode(model, ids, max_length=10**9),
                    lambda: runtime.ExportedModel(directory).greedy(ids, max_length=validation.MAX_UNBOUNDED_STEPS + 1)):
-        with pytest.raises(ValueError, match=r"`max_length` must be an integer \[1, 1024\]"):
+        with pytest.raises(ValueError, match=r"`max_length` must be an integer in \[1, 1024\]"):
             decode()
 
 
@@ -267,5 +357,5 @@ def test_an_export_of_an_older_layout_is_refused_with_one_line(exported, tmp_pat
     with pytest.raises(ValueError, match="export the model again"):
         runtime.ExportedModel(copy)
     fields = tampered_copy(exported, tmp_path / "b", rewrite_manifest(lambda manifest: manifest.pop("runtime")))
-    with pytest.raises(ValueError, match="needs class, lengths, runtime and artifacts"):
+    with pytest.raises(ValueError, match="the top level: 'runtime' is a required property"):
         runtime.ExportedModel(fields)

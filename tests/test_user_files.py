@@ -90,11 +90,25 @@ def test_malformed_user_lines_are_reported(tmp_path, capsys):
     rows = "".join(f"review number {i}\t{'positive' if i % 2 else 'negative'}\n" for i in range(30))
     path.write_text("good film\tpositive\nno label here\n\tnegative\n" + rows, encoding="utf-8")
     corpus = corpora.data.read_labeled(str(path), header=False, integer_labels=False)
-    assert corpus.problems == [f"{path}:2: no tab between sentence and label", f"{path}:3: an empty sentence"]
+    one_column = "found 1 tab-separated column(s) where the file has 2"
+    assert corpus.problems == [f"{path}:2: {one_column}", f"{path}:3: an empty sentence"]
     # The command line says how many lines it skipped, and the first few, with file and line.
     out = tmp_path / "run"
     argv = ["train", "transformer-classifier", "--train-file", str(path), "--tokenization", "words", "--epochs", "1",
             "--out", str(out)]
     assert cli.main(argv) == 0
     err = capsys.readouterr().err
-    assert f"{path}: skipped 2 malformed line(s) of 33; first: {path}:2: no tab between sentence and label" in err
+    assert f"{path}: skipped 2 malformed line(s) of 33; first: {path}:2: {one_column}" in err
+
+
+def test_a_file_of_one_class_and_a_class_count_not_the_files_are_refused(tmp_path, capsys):
+    one_class = tmp_path / "one.tsv"
+    one_class.write_text("".join(f"review number {i}\tpositive\n" for i in range(40)), encoding="utf-8")
+    argv = ["train", "transformer-classifier", "--tokenization", "words", "--epochs", "1"]
+    assert cli.main([*argv, "--train-file", str(one_class), "--out", str(tmp_path / "a")]) == 2
+    assert "all of one class ('positive'); a classifier needs rows of at least two" in capsys.readouterr().err
+    two_classes = tmp_path / "two.tsv"
+    two_classes.write_text("".join(f"review number {i}\t{'pos' if i % 2 else 'neg'}\n" for i in range(40)))
+    assert cli.main([*argv, "--train-file", str(two_classes), "--set", "num_classes=5", "--out", str(tmp_path / "b")]) == 2
+    assert "`num_classes`=5 does not fit the task 'two', which has 2" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

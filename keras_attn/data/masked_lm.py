@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from keras_attn.data.archives import read_arrays, write_arrays
 from keras_attn.data.batching import LengthBucketedBatches
 from keras_attn.validation import check_positive_int, check_rate
 from keras_attn.tokenizers.vocabulary import MASK_ID, PAD_ID, RESERVED_TOKENS, Vocabulary
@@ -84,22 +85,12 @@ def save_corpus(path, vocabulary, train_ids, validation_ids, names):
     rows, and the names of its texts) to one `.npz` file: what the GPU machine,
     which has no TensorFlow and no tokenizer, pretrains on. Read it back with
     `load_corpus`."""
-    np.savez_compressed(
-        path,
-        vocabulary=np.array(vocabulary.tokens),
-        train_ids=np.asarray(train_ids, "int32"),
-        validation_ids=np.asarray(validation_ids, "int32"),
-        names=np.array(list(names)),
-    )
+    write_arrays(path, {"vocabulary": np.array(vocabulary.tokens), "train_ids": np.asarray(train_ids, "int32"),
+                        "validation_ids": np.asarray(validation_ids, "int32"), "names": np.array(list(names))})
 
 
 def load_corpus(path):
     """`(vocabulary, train_ids, validation_ids, names)` as `save_corpus` wrote
     them (no pickled objects are read)."""
-    with np.load(path, allow_pickle=False) as stored:
-        return (
-            Vocabulary(stored["vocabulary"].tolist()),
-            stored["train_ids"],
-            stored["validation_ids"],
-            stored["names"].tolist(),
-        )
+    stored = read_arrays(path, "keras-attn pretraining corpus", ("vocabulary", "train_ids", "validation_ids", "names"))
+    return Vocabulary(stored["vocabulary"].tolist()), stored["train_ids"], stored["validation_ids"], stored["names"].tolist()

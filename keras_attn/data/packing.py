@@ -12,7 +12,7 @@ TensorFlow graph (`pack_in_graph`), and get the same ids.
 import numpy as np
 
 from keras_attn.tokenizers.vocabulary import PAD_ID
-from keras_attn.validation import check_positive_int
+from keras_attn.validation import check_length
 
 
 class SequencePacker:
@@ -31,7 +31,7 @@ class SequencePacker:
 
     def __init__(self, max_length, start_ids=(), end_ids=(), pad_to_max_length=True, pad_id=PAD_ID):
         self.pad_id = int(pad_id)
-        self.max_length = check_positive_int("max_length", max_length)
+        self.max_length = check_length("max_length", max_length)
         self.start_ids, self.end_ids = [int(i) for i in start_ids], [int(i) for i in end_ids]
         self.content_length = max_length - len(self.start_ids) - len(self.end_ids)
         if self.content_length < 0:

@@ -6,7 +6,11 @@ Readers:
 - `read_labeled`: GLUE-style TSV with a header (`sentence<TAB>label`);
 - `read_text`: plain text, one passage a line, for pretraining.
 
-Each returns a `Corpus`: the good records and the problems it skipped, as
+One reader serves them all: UTF-8 with or without its byte-order mark
+(UTF-16 and UTF-32, with or without a mark, are refused by name), LF, CRLF
+or CR line endings, a line longer than `MAX_LINE_BYTES` skipped without
+being held, and in a TSV every row of the file's column count. Each returns
+a `Corpus`: the good records and the problems it skipped, as
 `file:line: reason`. A corpus with more than `max_bad_fraction` of bad
 lines (or none good) is refused with a `CorpusError`.
 
@@ -59,36 +63,72 @@ class Corpus:
 
 
 MAX_LINE_BYTES = 1 << 20  # a longer line is reported, not read whole into memory
+_BLOCK_BYTES = 1 << 16
+_LINE_END = re.compile(rb"\r\n|\r|\n")  # LF, CRLF and CR files read alike
+_UTF8_BOM = b"\xef\xbb\xbf"
+_OTHER_BOMS = {b"\xff\xfe\x00\x00": "UTF-32LE", b"\x00\x00\xfe\xff": "UTF-32BE", b"\xff\xfe": "UTF-16LE",
+               b"\xfe\xff": "UTF-16BE"}
 
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+def _check_encoding(path, head):
+    """Refuses, by name, text that is not UTF-8: a UTF-16 or UTF-32 byte-order
+    mark, or NUL bytes (UTF-16 without its mark puts one in every other byte)."""
+    for mark, name in _OTHER_BOMS.items():
+        if head.startswith(mark):
+            raise CorpusError(f"{path}: {name} text; save it as UTF-8.")
+    if b"\0" not in head:
+        return
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    if min(even, odd) * 4 < max(even, odd) and max(even, odd) * 3 > len(head) // 2:
+        name = "UTF-16LE" if odd > even else "UTF-16BE"
+        raise CorpusError(f"{path}: {name} text without a byte-order mark; save it as UTF-8.")
+    raise CorpusError(f"{path}: holds NUL bytes (binary data, or a text encoding other than UTF-8); save it as UTF-8.")
 
 
 def _raw_lines(path):
-    """`(number, bytes or None)` per line, read a block at a time: a line over
-    `MAX_LINE_BYTES` yields `None` and is skipped to its end, never held whole."""
+    """`(number, bytes or None)` per line (ended by LF, CRLF or CR), read a
+    block at a time: a line over `MAX_LINE_BYTES` yields `None` and is
+    skipped to its end, so memory never holds more than one line and a block."""
     with open(path, "rb") as f:
-        start = f.read(4)
-        if start.startswith(_UTF16_BOMS):
-            raise CorpusError(f"{path}: UTF-16 text; save it as UTF-8.")
-        f.seek(3 if start.startswith(b"\xef\xbb\xbf") else 0)  # a UTF-8 byte-order mark is dropped
-        number = 0
+        head = f.read(_BLOCK_BYTES)
+        _check_encoding(path, head)
+        pending = head[len(_UTF8_BOM):] if head.startswith(_UTF8_BOM) else head  # the UTF-8 mark is dropped
+        number, skipping = 0, False
         while True:
-            line = f.readline(MAX_LINE_BYTES + 1)
-            if not line:
+            block = f.read(_BLOCK_BYTES)
+            if b"\0" in block:
+                raise CorpusError(f"{path}: holds NUL bytes past its start; save it as UTF-8 text.")
+            data, pending = pending + block, b""
+            if block and data.endswith(b"\r"):  # a CR may be half of a CRLF split between blocks
+                data, pending = data[:-1], b"\r"
+            lines = _LINE_END.split(data)
+            if block:
+                pending = lines.pop() + pending  # the last line, unfinished until its end comes
+            elif lines[-1] == b"":
+                lines.pop()  # the file ends with a line end
+            for line in lines:
+                if skipping:  # the rest of an over-long line
+                    skipping = False
+                    continue
+                number += 1
+                yield number, line if len(line) <= MAX_LINE_BYTES else None
+            if not block:
                 return
-            number += 1
-            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-                while line and not line.endswith(b"\n"):
-                    line = f.readline(MAX_LINE_BYTES)
-                yield number, None
-                continue
-            yield number, line.rstrip(b"\n")
+            if len(pending) > MAX_LINE_BYTES:
+                if not skipping:
+                    number += 1
+                    yield number, None
+                skipping = True
+                pending = b"\r" if pending.endswith(b"\r") else b""
 
 
-def _read_lines(path, parse, max_bad_fraction, skip_header=False):
+def _read_lines(path, parse, max_bad_fraction, skip_header=False, columns=None):
+    """The records `parse` makes of the lines of `path`. With `columns` (the
+    tab-separated column counts allowed), each line is split first and every
+    line must have as many columns as the file's first record."""
     if not os.path.isfile(path):
         raise CorpusError(f"{path}: no such file.")
-    records, problems = [], []
+    records, problems, width = [], [], None
     for number, raw in _raw_lines(path):
         if skip_header and number == 1:
             continue
@@ -96,14 +136,20 @@ def _read_lines(path, parse, max_bad_fraction, skip_header=False):
             problems.append(f"{path}:{number}: longer than {MAX_LINE_BYTES:,d} bytes")
             continue
         try:
-            line = raw.decode("utf-8").rstrip("\r")
+            line = raw.decode("utf-8")
         except UnicodeDecodeError as error:
             problems.append(f"{path}:{number}: invalid UTF-8 at byte {error.start}")
             continue
         if not line.strip():
             continue
         try:
+            if columns is not None:
+                line = line.split("\t")
+                if len(line) not in columns or width not in (None, len(line)):
+                    expected = width or " or ".join(map(str, columns))
+                    raise ValueError(f"found {len(line)} tab-separated column(s) where the file has {expected}")
             records.append(parse(line))
+            width = len(line) if columns is not None else None
         except ValueError as error:
             problems.append(f"{path}:{number}: {error}")
     examined = len(records) + len(problems)
@@ -121,42 +167,39 @@ def _read_lines(path, parse, max_bad_fraction, skip_header=False):
     return Corpus(records, problems)
 
 
-def _parse_pair(line):
-    columns = line.split("\t")
-    if len(columns) not in (2, 3):
-        raise ValueError(f"expected 2 or 3 tab-separated columns, found {len(columns)}")
+def _parse_pair(columns):
     first, second = columns[0].strip(), columns[1].strip()
     if not first or not second:
         raise ValueError("an empty sentence")
     return first, second
 
 
-def _parse_labeled(line, integer_labels=True):
-    sentence, sep, label = line.rpartition("\t")
-    if not sep:
-        raise ValueError("no tab between sentence and label")
-    if not sentence.strip():
+def _parse_labeled(columns, integer_labels=True):
+    sentence, label = columns[0].strip(), columns[1].strip()
+    if not sentence:
         raise ValueError("an empty sentence")
     if not integer_labels:
-        if not label.strip():
+        if not label:
             raise ValueError("an empty label")
-        return sentence.strip(), label.strip()
+        return sentence, label
     try:
-        return sentence.strip(), int(label)
+        return sentence, int(label)
     except ValueError:
         raise ValueError(f"label {label!r} is not an integer") from None
 
 
 def read_pairs(path, max_bad_fraction=0.1):
-    """`(english, other)` pairs of an Anki/Tatoeba file."""
-    return _read_lines(path, _parse_pair, max_bad_fraction)
+    """`(english, other)` pairs of an Anki/Tatoeba file (a third column, the
+    attribution, is dropped)."""
+    return _read_lines(path, _parse_pair, max_bad_fraction, columns=(2, 3))
 
 
 def read_labeled(path, max_bad_fraction=0.1, header=True, integer_labels=True):
     """`(sentence, label)` rows of a TSV: GLUE's (a header line, integer
     labels) by default; `header=False, integer_labels=False` for a user's
     file whose labels may be names."""
-    return _read_lines(path, lambda line: _parse_labeled(line, integer_labels), max_bad_fraction, skip_header=header)
+    return _read_lines(path, lambda columns: _parse_labeled(columns, integer_labels), max_bad_fraction,
+                       skip_header=header, columns=(2,))
 
 
 def read_text(path, max_bad_fraction=0.1):

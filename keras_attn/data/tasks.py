@@ -18,9 +18,11 @@ import json
 import numpy as np
 
 from keras_attn import tokenizers
+from keras_attn.data.archives import check_holds, read_arrays, write_arrays
 from keras_attn.data.packing import SequencePacker
 from keras_attn.tokenizers import CharacterTokenizer, Vocabulary, WordTokenizer
 from keras_attn.tokenizers.vocabulary import CLS_ID, END_ID, START_ID
+from keras_attn.validation import check_range
 
 # What a data task is for; a model's class says which it fits (`keras_attn.models.Task.task_type`).
 TRANSLATION, CLASSIFICATION, MASKED_LM = "translation", "classification", "masked_lm"
@@ -66,6 +68,7 @@ class TranslationTask:
     """
 
     task_type = TRANSLATION
+    exact_overrides = ()  # every setting may exceed the task's (see `ClassificationTask`)
 
     name: str
     source_tokenizer: tokenizers.Tokenizer
@@ -135,6 +138,8 @@ class ClassificationTask:
     """`splits[name] = (token_ids, labels)`; token ids start with `[CLS]`."""
 
     task_type = CLASSIFICATION
+    # Model settings that must equal the task's (a larger vocabulary or length fits; more classes do not).
+    exact_overrides = ("num_classes",)
 
     name: str
     tokenizer: tokenizers.Tokenizer
@@ -171,12 +176,22 @@ class ClassificationTask:
         return {"source": self.tokenizer}
 
     def validate(self):
-        """Refuses arrays that do not fit together (see `check_splits`) and
-        labels outside `[0, num_classes)`."""
+        """Refuses arrays that do not fit together (see `check_splits`),
+        labels outside `[0, num_classes)`, and training data of one class
+        (nothing to learn; its accuracy would say 1.0)."""
         check_splits(self, {"source": len(self.vocabulary)})
         for split, (_, labels) in self.splits.items():
             if labels.ndim != 1 or (labels.size and (labels.min() < 0 or labels.max() >= self.num_classes)):
                 raise ValueError(f"Task {self.name!r}, {split}: labels must be class ids in [0, {self.num_classes}).")
+        found = np.unique(self.splits["train"][1])
+        if len(found) < 2:
+            named = [self.class_name(label) for label in found]
+            raise ValueError(f"Task {self.name!r}: its training rows are all of one class ({', '.join(named) or 'none'});"
+                             " a classifier needs rows of at least two.")
+
+    def class_name(self, label):
+        """The name of class id `label` (the id itself for integer labels)."""
+        return repr(self.labels[label]) if self.labels else str(int(label))
 
     def metadata(self):
         """What a run's `config.json` records of its task (class names included)."""
@@ -297,12 +312,16 @@ def sentiment(num_examples=20000, seed=0, max_words=16):
 
 
 TASKS = {"dates": dates, "sentiment": sentiment}
+# A built-in task is drawn whole into memory, every example distinct: at least
+# one example each for validation and test, at most what its space holds well.
+MIN_BUILTIN_EXAMPLES, MAX_BUILTIN_EXAMPLES = 10, 1_000_000
 
 
 def load(name, num_examples=20000, seed=0):
     """Builds a built-in task by name."""
     if name not in TASKS:
         raise ValueError(f"Unknown task {name!r}; the built-in tasks are {sorted(TASKS)}.")
+    check_range("num_examples", num_examples, MIN_BUILTIN_EXAMPLES, MAX_BUILTIN_EXAMPLES)
     return TASKS[name](num_examples=num_examples, seed=seed)
 
 
@@ -326,20 +345,17 @@ def save(task, path):
         arrays[f"{split}_inputs"], arrays[f"{split}_targets"] = inputs, targets
         texts, answers = zip(*task.examples[split]) if task.examples[split] else ((), ())
         arrays[f"{split}_texts"], arrays[f"{split}_answers"] = np.array(texts, dtype=str), np.array(answers)
-    np.savez_compressed(path, **arrays)
+    write_arrays(path, arrays)
 
 
 def load_file(path):
     """The task that `save` wrote (no pickled objects are read)."""
-    with np.load(path, allow_pickle=False) as stored:
-        arrays = {key: stored[key] for key in stored.files}
     required = {"name", "kind", "tokenization", "origin", "source_vocabulary"} | {
         f"{split}_{part}" for split in SPLITS for part in ("inputs", "targets", "texts", "answers")
     }
-    required |= {"num_classes", "labels"} if str(arrays.get("kind")) == "classification" else {"target_vocabulary"}
-    missing = sorted(required - set(arrays))
-    if missing:
-        raise ValueError(f"{path}: not a keras-attn task file (missing {', '.join(missing)}).")
+    arrays = read_arrays(path, "keras-attn task file", required)
+    check_holds(path, "keras-attn task file", arrays,
+                {"num_classes", "labels"} if str(arrays["kind"]) == "classification" else {"target_vocabulary"})
     name, tokenization = str(arrays["name"]), str(arrays["tokenization"])
     splits, examples = {}, {}
     for split in ("train", "validation", "test"):

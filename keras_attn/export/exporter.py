@@ -20,6 +20,7 @@ from keras_attn.export.kept_float import KeptFloat, restore_tflite
 from keras_attn.layers import fused_attention
 from keras_attn.models.generative_task import SEARCH_ROLES
 from keras_attn.saving import float32_copy
+from keras_attn.validation import check_length
 
 FORMATS = ("saved_model", "tflite", "onnx")
 QUANTIZATIONS = (None, "fp16", "int8")
@@ -339,7 +340,7 @@ def _export_text(model, directory, tokenizers, manifest):
 def _export_into(model, directory, formats, quantize, searches, lengths):
     from keras_attn import runtime
 
-    lengths = model.export_lengths(lengths)
+    lengths = {name: check_length(name, value) for name, value in model.export_lengths(lengths).items()}
     artifacts = []
 
     def record(piece, fmt, relative_path, quantization):

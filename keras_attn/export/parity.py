@@ -278,6 +278,19 @@ def _row(entry, case, status, reason=None):
             "relative_error": None, "argmax_agreement": None, "status": status, **({"reason": reason} if reason else {})}
 
 
+def settings_row(model, manifest):
+    """One row: the manifest's lengths and runtime settings are what the model
+    itself gives for them (an edited `pad_id` or vocabulary size fails here)."""
+    lengths = model.export_lengths(manifest["lengths"])
+    expected = {"lengths": lengths, "runtime": model.runtime_spec(lengths)}
+    wrong = [f"{part}.{key} is {manifest[part].get(key)!r}, the model's {value!r}"
+             for part in expected for key, value in sorted(expected[part].items()) if manifest[part].get(key) != value]
+    wrong += [f"{part}.{key}: not a setting of this model" for part in expected for key in sorted(manifest[part])
+              if key not in expected[part]]
+    entry = {"path": integrity.MANIFEST, "format": "json", "role": "manifest"}
+    return _row(entry, "settings", "fail", "; ".join(wrong)) if wrong else _row(entry, "settings", "pass")
+
+
 def integrity_rows(directory, manifest):
     """One row per file the manifest lists (inside the directory, present, its
     size and sha256), and one per file it does not list."""
@@ -307,7 +320,7 @@ def verify(directory, model):
     if real is not None:
         cases["real"] = real
     outputs_by_case = {}
-    rows = integrity_rows(directory, manifest)
+    rows = [settings_row(model, manifest)] + integrity_rows(directory, manifest)
     broken = {row["path"] for row in rows if row["status"] == "fail"}
     runners = {}
     for artifact in manifest["artifacts"]:
@@ -315,6 +328,8 @@ def verify(directory, model):
             continue
         try:
             runners[artifact["path"]] = open_artifact(directory, artifact)
+            if artifact["format"] in runtime.RUNNERS:
+                runtime.check_described(runners[artifact["path"]], artifact, manifest["runtime"])
         except Exception as error:  # an unparsable file: a failed check, not a crash
             rows.append(_row(artifact, "open", "fail", f"cannot be opened: {type(error).__name__}: {error}"[:300]))
             broken.add(artifact["path"])
@@ -375,9 +390,24 @@ def verify(directory, model):
                 cross.append({"role": role, "case": case, "formats": f"{first} vs {second}", "max_abs_error": diff["max_abs_error"]})
 
     report = {"directory": os.path.abspath(directory), "passed": all(r["status"] != "fail" for r in rows), "rows": rows, "cross_format": cross}
-    with open(os.path.join(directory, "parity.json"), "w") as f:
-        json.dump(report, f, indent=2)
+    report["not_saved"] = _save_report(directory, report)
     return report
+
+
+def _save_report(directory, report):
+    """Writes `parity.json` whole (or not at all); `None` once written, else why
+    it could not be (a read-only export still gets its verdict)."""
+    path = os.path.join(directory, integrity.PARITY_REPORT)
+    partial = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(partial, "w") as f:
+            json.dump(report, f, indent=2)
+        os.replace(partial, path)
+    except OSError as error:
+        if os.path.exists(partial):
+            os.remove(partial)
+        return f"{integrity.PARITY_REPORT} could not be saved: {error.strerror or error}"
+    return None
 
 
 def format_table(report):
@@ -398,4 +428,6 @@ def format_table(report):
             lines.append(f"  {row['role']:12s} {row['case']:8s} {row['formats']:24s} {row['max_abs_error']:.2e}")
     lines.append("")
     lines.append("PASSED" if report["passed"] else "FAILED")
+    if report.get("not_saved"):
+        lines.append(f"(the verdict stands; {report['not_saved']})")
     return "\n".join(lines)

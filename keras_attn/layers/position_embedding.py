@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_attn.validation import check_choice, check_positive_int
+from keras_attn.validation import check_choice, check_length
 
 ENCODINGS = ("learned", "sinusoidal", "sinusoidal_halves")
 
@@ -66,7 +66,7 @@ class PositionEmbedding(keras.layers.Layer):
 
     def __init__(self, sequence_length, encoding="learned", initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
-        self.sequence_length = check_positive_int("sequence_length", sequence_length)
+        self.sequence_length = check_length("sequence_length", sequence_length)
         self.encoding = check_choice("encoding", encoding, ENCODINGS)
         self.initializer = keras.initializers.get(initializer)
 

@@ -17,6 +17,7 @@ from keras_attn.data.batching import LengthBucketedBatches
 from keras_attn.data.masked_lm import MaskedLMDataset
 from keras_attn.tokenizers import WordPieceTokenizer
 from keras_attn.training.distribution import batch_multiple
+from keras_attn.training.epoch_log import EpochLog, fit_verbosity
 from keras_attn.training.schedules import WarmupInverseSqrtSchedule
 from keras_attn.training.time_limit import TimeLimit
 from keras_attn.validation import check_beam_size, check_range
@@ -63,6 +64,7 @@ def train(
     overwrite=False,
     seed=0,
     time_limit=None,
+    log_json=None,
 ):
     """Builds preset `name` sized to `task`, fits it, keeps the best epoch
     (lowest validation loss) in `out_dir/model.keras` with the config and
@@ -72,7 +74,8 @@ def train(
     sentences, labels unused) runs it first for `pretrain_epochs`; for
     pretraining on other text, see `pretrain` and `finetune`. `time_limit`
     (seconds) ends fitting early, at the end of a batch; the interrupted
-    epoch is validated like the others.
+    epoch is validated like the others. `log_json` names a file that gets
+    one JSON object per epoch (`EpochLog`).
     """
     spec = zoo.preset(name)
     spec.task_class.check_data(task, name)
@@ -89,7 +92,7 @@ def train(
     return fit(
         model, name, task, out_dir, overrides, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         verbose=verbose, beam_size=beam_size, eval_limit=eval_limit, report=report, started=started,
-        overwrite=overwrite, seed=seed, time_limit=time_limit,
+        overwrite=overwrite, seed=seed, time_limit=time_limit, log_json=log_json,
     )
 
 
@@ -99,7 +102,7 @@ def _pretrain_on_task(masked_lm, task, epochs, batch_size, learning_rate, verbos
     batches = MaskedLMDataset(task.splits["train"][0], len(task.vocabulary), batch_size=batch_size, seed=seed)
     compile_model(masked_lm, learning_rate, total_steps=len(batches) * epochs)
     with progress.step(f"masked-LM pretraining on the task's sentences for {epochs} epoch(s)"):
-        history = masked_lm.fit(batches, epochs=epochs, verbose=verbose)
+        history = masked_lm.fit(batches, epochs=epochs, verbose=fit_verbosity(verbose))
     return {"pretraining_loss": [float(v) for v in history.history["loss"]]}
 
 
@@ -120,6 +123,7 @@ def fit(
     overwrite=False,
     seed=0,
     time_limit=None,
+    log_json=None,
 ):
     """Fits `model` (preset `name` with `overrides`) on `task` in
     length-bucketed batches, keeps the best epoch by validation loss in
@@ -140,11 +144,11 @@ def fit(
         check_beam_size(beam_size, batch_size, model.target_vocabulary_size)
     with staging.staged(out_dir, overwrite) as work:
         return _fit(model, name, task, work, overrides, epochs, batch_size, learning_rate, verbose,
-                    beam_size, eval_limit, report, started or time.time(), seed, time_limit)
+                    beam_size, eval_limit, report, started or time.time(), seed, time_limit, log_json)
 
 
 def _fit(model, name, task, out_dir, overrides, epochs, batch_size, learning_rate, verbose, beam_size,
-         eval_limit, report, started, seed, time_limit):
+         eval_limit, report, started, seed, time_limit, log_json):
     report = {
         "preset": name, "task": task.name, "overrides": overrides, "train_examples": len(task.splits["train"][1]),
         **(report or {}),
@@ -163,7 +167,7 @@ def _fit(model, name, task, out_dir, overrides, epochs, batch_size, learning_rat
     compile_model(model, learning_rate, total_steps=len(train_batches) * epochs if model.warmup else None)
     with progress.step(f"training {name or type(model).__name__} for {epochs} epoch(s)"):
         model, report["history"], report["stopped_by_time_limit"] = _fit_best_epoch(
-            model, train_batches, validation_batches, epochs, out_dir, verbose, time_limit
+            model, train_batches, validation_batches, epochs, out_dir, verbose, time_limit, log_json
         )
     report["training_seconds"] = round(time.time() - started, 1)
     if eval_limit != 0:  # 0 skips scoring (the GPU machine has no sacreBLEU): score on the CPU later
@@ -179,8 +183,8 @@ def _fit(model, name, task, out_dir, overrides, epochs, batch_size, learning_rat
 def check_fit_arguments(task, overrides, **positive):
     """Refuses, before anything is written: a non-positive `epochs`,
     `batch_size` or `learning_rate`; overrides that do not fit the task (a
-    vocabulary smaller than its ids, lengths shorter than its rows, fewer
-    classes than its labels); a task whose arrays are inconsistent."""
+    vocabulary smaller than its ids, lengths shorter than its rows, another
+    number of classes than its own); a task whose arrays are inconsistent."""
     for name, value in positive.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise ValueError(f"`{name}` must be positive, got {value!r}.")
@@ -188,20 +192,26 @@ def check_fit_arguments(task, overrides, **positive):
         return
     task.validate()
     for key, needed in task.model_overrides().items():
-        if key in overrides and isinstance(overrides[key], int) and overrides[key] < needed:
+        if key not in overrides:
+            continue
+        if key in task.exact_overrides and overrides[key] != needed:
+            raise ValueError(f"`{key}`={overrides[key]!r} does not fit the task {task.name!r}, which has {needed}.")
+        if isinstance(overrides[key], int) and overrides[key] < needed:
             raise ValueError(f"`{key}`={overrides[key]} does not fit the task {task.name!r}, which needs {needed}.")
 
 
-def _fit_best_epoch(model, batches, validation_batches, epochs, out_dir, verbose, time_limit=None):
+def _fit_best_epoch(model, batches, validation_batches, epochs, out_dir, verbose, time_limit=None, log_json=None):
     """Fits, keeps the epoch of lowest validation loss in `out_dir/model.keras`
     and returns `(that model reloaded, the history as lists of floats,
     whether `time_limit` seconds ended the fit)`."""
     checkpoint = run_directory.model_path(out_dir)
     callbacks = [keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss", save_best_only=True)]
-    if time_limit is not None:
-        callbacks.append(TimeLimit(time_limit))
-    history = model.fit(batches, epochs=epochs, validation_data=validation_batches, callbacks=callbacks, verbose=verbose)
-    stopped = time_limit is not None and callbacks[-1].stopped
+    if log_json is not None:
+        callbacks.append(EpochLog(log_json, batches))
+    limit = TimeLimit(time_limit) if time_limit is not None else None
+    history = model.fit(batches, epochs=epochs, validation_data=validation_batches,
+                        callbacks=callbacks + ([limit] if limit else []), verbose=fit_verbosity(verbose))
+    stopped = limit is not None and limit.stopped
     history = {key: [float(v) for v in values] for key, values in history.history.items()}
     return run_directory.load_model(out_dir, compile=True), history, stopped
 
@@ -221,6 +231,7 @@ def pretrain(
     overwrite=False,
     seed=0,
     time_limit=None,
+    log_json=None,
 ):
     """Masked-LM pretraining of preset `name` (one with a pretraining class: BERT)
     on `token_ids` (rows that start with `[CLS]`, right-padded; the width
@@ -229,7 +240,7 @@ def pretrain(
     Keeps the best epoch by masked-LM loss on `validation_ids` in
     `out_dir/model.keras`, with the vocabulary, `config.json` and
     `report.json` beside it: what `finetune` reads. `time_limit` (seconds)
-    ends fitting early, as in `train`. Returns `(model, report)`.
+    ends fitting early and `log_json` logs each epoch, as in `train`. Returns `(model, report)`.
     """
     spec = zoo.preset(name)
     if spec.pretraining_class is None:
@@ -242,11 +253,11 @@ def pretrain(
     masked_lm = spec.pretraining_class(zoo.build(name, **overrides).backbone)
     with staging.staged(out_dir, overwrite) as work:
         return _pretrain(masked_lm, name, token_ids, validation_ids, vocabulary, work, data_names, epochs,
-                         batch_size, learning_rate, overrides, verbose, seed, width, time_limit)
+                         batch_size, learning_rate, overrides, verbose, seed, width, time_limit, log_json)
 
 
 def _pretrain(masked_lm, name, token_ids, validation_ids, vocabulary, out_dir, data_names, epochs, batch_size,
-              learning_rate, overrides, verbose, seed, width, time_limit):
+              learning_rate, overrides, verbose, seed, width, time_limit, log_json):
     started = time.time()
     batches = MaskedLMDataset(token_ids, len(vocabulary), batch_size=batch_size, seed=seed)
     validation = MaskedLMDataset(validation_ids, len(vocabulary), batch_size=batch_size, shuffle=False, seed=seed)
@@ -258,7 +269,7 @@ def _pretrain(masked_lm, name, token_ids, validation_ids, vocabulary, out_dir, d
                                {**zoo.config(name), **overrides}, metadata)
     with progress.step(f"pretraining {name} for {epochs} epoch(s)"):
         masked_lm, history, stopped = _fit_best_epoch(
-            masked_lm, batches, validation, epochs, out_dir, verbose, time_limit
+            masked_lm, batches, validation, epochs, out_dir, verbose, time_limit, log_json
         )
     report = {
         "preset": name, "data": list(data_names), "overrides": overrides,
