@@ -102,7 +102,7 @@ RUN_CONFIG = {
         "tokenization": _NAME,
         "lengths": _LENGTHS,
         "labels": {"type": ["array", "null"], "items": {"type": ["string", "integer"]}},
-        "data": _DATA,
+        "data": {"oneOf": [{"type": "null"}, _DATA]},  # null: a task built in code, with no origin
         "imported": {"type": "object"},
         "config": {"type": "object"},
     },

@@ -51,7 +51,7 @@ def test_every_preset_exports_with_parity_in_every_runtime(exports, name):
         searched = {(row["format"], row["role"]) for row in report["rows"] if row["case"] in ("greedy", "beam")}
         assert searched == {(fmt, role) for fmt in exporter.FORMATS for role in roles - {"forward", "prefill"}}
     for row in report["rows"]:
-        assert row["case"] == "integrity" or row["max_abs_error"] <= 1e-4, row
+        assert row["case"] in ("integrity", "settings") or row["max_abs_error"] <= 1e-4, row
     assert all(row["max_abs_error"] <= 1e-4 for row in report["cross_format"])
     assert (directory / "parity.json").exists()
 

@@ -120,3 +120,18 @@ def test_a_run_written_to_a_file_logs_one_line_per_epoch_and_a_json_object_per_e
     assert [record["epoch"] for record in records] == [1, 2]
     assert [record["val_loss"] for record in records] == history["val_loss"]
     assert all(record["examples_per_second"] > 0 and record["seconds"] > 0 for record in records)
+
+
+def test_a_run_config_is_read_only_in_its_layout(tmp_path):
+    config = {"format": 2, "preset": "bahdanau", "class": "keras_attn>BahdanauTranslator", "task": "dates",
+              "tokenization": "characters", "lengths": {"max_source_length": 9}, "config": {}, "data": None}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert run_directory.read_config(tmp_path)["data"] is None  # a task built in code records no origin
+    config["data"] = {"builtin": "dates", "examples": "many", "seed": 0}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="config.json: data.examples: 'many' is not of type 'integer', 'null'"):
+        run_directory.read_config(tmp_path)
+    config["data"], config["tokenization"] = None, "bytes"
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="tokenization: 'bytes' is none of"):
+        run_directory.read_config(tmp_path)
