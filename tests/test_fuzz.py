@@ -151,7 +151,7 @@ def test_evaluate_with_any_sizes_scores_or_refuses_in_one_line(run, capsys, exam
         assert code == 0 and "test_" in captured.out
 
 
-@hypothesis.settings(FUZZ, max_examples=25)
+@hypothesis.settings(FUZZ, max_examples=15)
 @hypothesis.given(data=st.data())
 def test_commands_refuse_an_edited_run_config_in_one_line_or_run_as_before(run, tmp_path_factory, capsys, data):
     expected = run_cli(["translate", str(run), "9 may 2018"], capsys)[1].out
