@@ -67,8 +67,31 @@ def _add_fit_arguments(parser, epochs, learning_rate):
                         help="mixed_bfloat16: bfloat16 compute, float32 weights (GPU; needed for cuDNN flash attention)")
     parser.add_argument("--log-json", metavar="FILE",
                         help="write one JSON object per epoch (losses, metrics, seconds, examples per second) to FILE")
+    parser.add_argument("--checkpoint-every", type=_non_negative_int, default=200, metavar="STEPS",
+                        help="checkpoint the training state every STEPS batches and at each epoch's end "
+                             "(0: at epoch ends only), so that --resume loses at most STEPS batches")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run into --out from its last checkpoint (the same arguments; "
+                             "--epochs may grow, --time-limit is this run's)")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out (only once the run succeeds)")
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
+
+
+def _fit_options(args):
+    """The arguments `_add_fit_arguments` adds, as the recipes take them."""
+    return {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+            "overwrite": args.overwrite, "seed": args.seed, "time_limit": args.time_limit, "log_json": args.log_json,
+            "resume": args.resume, "checkpoint_every": args.checkpoint_every}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -237,17 +260,11 @@ def _train(args):
         args.name,
         task,
         args.out,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
         overrides=dict(args.overrides),
         pretrain_epochs=args.pretrain_epochs,
         beam_size=args.beam,
         eval_limit=args.eval_examples,
-        overwrite=args.overwrite,
-        seed=args.seed,
-        time_limit=args.time_limit,
-        log_json=args.log_json,
+        **_fit_options(args),
     )
     if isinstance(model, models.GenerativeTask):
         _show_translations(model, task)
@@ -317,9 +334,8 @@ def _pretrain(args):
         )
     print(f"{len(train_ids):,d} rows ({int((train_ids != 0).sum()):,d} word pieces), vocabulary {len(vocabulary):,d}")
     _, report = training.pretrain(
-        args.name, train_ids, validation_ids, vocabulary, args.out, data_names=names, epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.learning_rate, overrides=dict(args.overrides),
-        overwrite=args.overwrite, seed=args.seed, time_limit=args.time_limit, log_json=args.log_json,
+        args.name, train_ids, validation_ids, vocabulary, args.out, data_names=names, overrides=dict(args.overrides),
+        **_fit_options(args),
     )
     history = report["history"]
     print(f"masked-LM validation loss {history['val_loss'][-1]:.3f}, accuracy {history['val_masked_accuracy'][-1]:.3f}; "
@@ -341,9 +357,7 @@ def _finetune(args):
             tokenizer=training.recipes.pretrained_tokenizer(args.directory),
         )
     _, report = training.finetune(
-        args.directory, task, args.out, random_init=args.random_init, epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.learning_rate, overwrite=args.overwrite, seed=args.seed,
-        time_limit=args.time_limit, log_json=args.log_json,
+        args.directory, task, args.out, random_init=args.random_init, **_fit_options(args),
     )
     start = "random initialisation" if args.random_init else f"pretrained {args.directory}"
     print(f"{task.name} from {start}: test accuracy {report['test_accuracy']:.4f}; saved to {args.out}")

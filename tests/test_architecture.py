@@ -20,7 +20,7 @@ LAYERS = [
     ("data, search and scoring", ["keras_attn.data", "keras_attn.inference", "keras_attn.training.metrics",
                                   "keras_attn.training.schedules", "keras_attn.training.distribution",
                                   "keras_attn.training.time_limit", "keras_attn.training.epoch_log",
-                                  "keras_attn.training.scoring",
+                                  "keras_attn.training.scoring", "keras_attn.training.resume",
                                   "keras_attn.runtime"]),
     ("models", ["keras_attn.models", "keras_attn.saving"]),
     ("zoo", ["keras_attn.zoo"]),

@@ -25,7 +25,7 @@ def test_same_command_same_weights(tmp_path):
 def test_a_run_needs_overwrite_and_a_failed_run_leaves_the_previous_one(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
     assert cli.main(["train", "transformer-classifier", *SMALL_RUN, "--out", str(out)]) == 0
-    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    before = {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()}
     assert cli.main(["train", "transformer-classifier", *SMALL_RUN, "--out", str(out)]) == 2
     assert "is not empty; pass --overwrite" in capsys.readouterr().err
 
@@ -34,7 +34,7 @@ def test_a_run_needs_overwrite_and_a_failed_run_leaves_the_previous_one(tmp_path
 
     monkeypatch.setattr(training.recipes, "_fit_best_epoch", broken)
     assert cli.main(["train", "transformer-classifier", *SMALL_RUN, "--seed", "3", "--overwrite", "--out", str(out)]) == 2
-    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    assert {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no staging folder left
     monkeypatch.undo()
     assert cli.main(["train", "transformer-classifier", *SMALL_RUN, "--seed", "3", "--overwrite", "--out", str(out)]) == 0

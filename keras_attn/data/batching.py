@@ -5,7 +5,7 @@ real; the tests prove it), so a batch of short sentences need not carry the
 columns of the longest sentence in the corpus. `LengthBucketedBatches`
 groups rows of similar length, cuts each batch to its longest row (rounded
 up to a multiple of `width_multiple`, so XLA compiles only a few shapes) and
-reshuffles every epoch. On the SST-2 training split (rows of 64, mostly
+reshuffles every epoch (`EpochOrder`). On the SST-2 training split (rows of 64, mostly
 short phrases) a model computes 3.8x fewer token positions at batch 64.
 
 Example:
@@ -106,8 +106,9 @@ class LengthBucketedBatches(keras.utils.PyDataset):
             like `x`, a 1-D `y` (class labels) is left as it is.
         batch_size: rows per batch.
         width_multiple: batch widths are rounded up to a multiple of it.
-        shuffle: reshuffle each epoch (training); `False` keeps one
-            length-sorted order (evaluation).
+        shuffle: a shuffled order for each epoch (training: see
+            `EpochOrder`); `False` keeps one length-sorted order
+            (evaluation).
         seed: the shuffles' seed.
         row_multiple: every batch has a multiple of this many rows (the
             devices of data-parallel training; see
@@ -128,9 +129,20 @@ class LengthBucketedBatches(keras.utils.PyDataset):
             raise ValueError(f"`batch_size` ({batch_size}) must be a multiple of `row_multiple` ({row_multiple}).")
         self.shuffle = shuffle
         self.seed = seed
-        self.epoch = 0
+        self.epoch, self.first, self.in_epoch = 0, 0, False
         self.lengths = row_lengths(x, y)
         self._shuffle()
+
+    def start_at(self, epoch, batch=0):
+        """Starts epoch `epoch` (0-based) at its batch `batch`: the epoch's
+        order is its own (a function of `seed` and `epoch`), so a resumed run
+        sees the batches an uninterrupted one would; indices count from
+        `batch`. `EpochOrder` calls it as `fit` starts each epoch."""
+        self.epoch = epoch
+        self._shuffle()
+        if not 0 <= batch < len(self.batches):
+            raise ValueError(f"`batch` must be in [0, {len(self.batches) - 1}], got {batch}.")
+        self.first = batch
 
     def _shuffle(self):
         if self.shuffle:
@@ -153,7 +165,7 @@ class LengthBucketedBatches(keras.utils.PyDataset):
             self.batches[1], self.batches[other] = self.batches[other], self.batches[1]
 
     def __len__(self):
-        return len(self.batches)
+        return len(self.batches) - self.first
 
     def width(self, rows):
         """The batch width: its longest row, rounded up, within the arrays' own widths."""
@@ -161,11 +173,55 @@ class LengthBucketedBatches(keras.utils.PyDataset):
         return -(-longest // self.width_multiple) * self.width_multiple
 
     def __getitem__(self, index):
+        if index == 1 and self.first and not self.in_epoch:
+            index = self._signature_index()
+        return self.batch(self.first + index)
+
+    def _signature_index(self):
+        """What Keras reads as item 1 before an epoch starts (the TensorFlow
+        backend's input signature, from items 0 and 1): in an epoch resumed
+        mid-way, a later batch of another width than item 0 if there is one,
+        so that the widths stay dynamic. Training still reads item 1."""
+        widths = [self.width(rows) for rows in self.batches[self.first :]]
+        return next((i for i, w in enumerate(widths) if w != widths[0]), 1)
+
+    def batch(self, index):
+        """Batch `index` of the epoch, counted from its first batch."""
         rows = self.batches[index]
         width = self.width(rows)
         x, y = trim(take_rows(self.x, rows), width), trim(take_rows(self.y, rows), width)
         return (x, y) if y is not None else (x,)
 
-    def on_epoch_end(self):
-        self.epoch += 1
-        self._shuffle()
+
+
+class EpochOrder(keras.callbacks.Callback):
+    """Gives `batches` (`LengthBucketedBatches`) the epoch `fit` starts, whose
+    order they take; pass it to every `fit` over them that should reshuffle.
+
+    The batches do not count epochs themselves: Keras calls a dataset's
+    `on_epoch_end` also after looking at its first items, before fitting,
+    so a count kept there would be off by one and would skip a resumed
+    epoch's start. An epoch started with `start_at(epoch, batch)` before
+    `fit` keeps its first batch.
+
+    Example:
+    >>> import keras, numpy as np
+    >>> batches = LengthBucketedBatches(np.arange(1, 9).reshape(8, 1), np.ones((8, 1)), batch_size=2)
+    >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    >>> model.compile("sgd", "mse")
+    >>> history = model.fit(batches, epochs=3, verbose=0, shuffle=False, callbacks=[EpochOrder(batches)])
+    >>> batches.epoch
+    2
+    """
+
+    def __init__(self, batches):
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch != self.batches.epoch:
+            self.batches.start_at(epoch, 0)
+        self.batches.in_epoch = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.batches.in_epoch = False

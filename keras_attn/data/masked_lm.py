@@ -67,8 +67,8 @@ class MaskedLMDataset(LengthBucketedBatches):
         self.vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
         self.mask_rate = check_rate("mask_rate", mask_rate)
 
-    def __getitem__(self, index):
-        (rows,) = super().__getitem__(index)
+    def batch(self, index):
+        (rows,) = super().batch(index)
         # Evaluation (shuffle=False) masks the same tokens every time.
         rng = np.random.default_rng((self.seed, self.epoch if self.shuffle else 0, index))
         masked = mask_tokens(rows, self.vocabulary_size, rng, self.mask_rate)

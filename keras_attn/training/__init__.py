@@ -1,6 +1,7 @@
 """Training on plain `model.fit`: recipes (`train`, `fit`, `pretrain`,
 `finetune`), the optimizer set-up (`compile_model`), scoring, the
-learning-rate schedule, the masked metric and data parallelism.
+learning-rate schedule, the masked metric, resumable checkpoints and data
+parallelism.
 
 Nothing is imported here: the models import `metrics` and `scoring`, and
 `recipes` imports the models, so the recipes load on first use.
@@ -8,7 +9,7 @@ Nothing is imported here: the models import `metrics` and `scoring`, and
 
 import importlib
 
-_SUBMODULES = ("distribution", "epoch_log", "metrics", "recipes", "schedules", "scoring", "time_limit")
+_SUBMODULES = ("distribution", "epoch_log", "metrics", "recipes", "resume", "schedules", "scoring", "time_limit")
 _RECIPES = ("compile_model", "evaluate", "finetune", "fit", "pretrain", "pretrained_tokenizer", "train")
 
 

@@ -21,14 +21,15 @@ def fit_verbosity(verbose):
 
 
 class EpochLog(keras.callbacks.Callback):
-    """Writes one JSON object per epoch to `path` (the file is started anew
-    for each fit): the epoch, its losses and metrics (validation included),
-    its seconds (validation included) and the training examples per second.
+    """Writes one JSON object per epoch to `path`: the epoch, its losses and
+    metrics (validation included), its seconds (validation included) and the
+    training examples per second.
 
     Args:
-        path: the file to write.
+        path: the file to write; started anew unless `append`.
         batches: the training batches (a `keras.utils.PyDataset` of
             `LengthBucketedBatches`): their row count gives the examples.
+        append: add to the file (a resumed run continues its log).
 
     Example:
     >>> import keras, numpy as np, tempfile, os
@@ -42,14 +43,12 @@ class EpochLog(keras.callbacks.Callback):
     ['epoch', 'examples_per_second', 'loss', 'seconds']
     """
 
-    def __init__(self, path, batches):
+    def __init__(self, path, batches, append=False):
         super().__init__()
         self.path = path
         # Rows a batch holds on average (the last batch of an epoch is short).
-        self.rows_per_batch = sum(map(len, batches.batches)) / len(batches)
-
-    def on_train_begin(self, logs=None):
-        open(self.path, "w").close()
+        self.rows_per_batch = sum(map(len, batches.batches)) / len(batches.batches)
+        open(self.path, "a" if append else "w").close()
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started, self.trained_batches = time.monotonic(), 0

@@ -7,16 +7,18 @@ class says (`keras_attn.models.Task`); what pretrains a preset, its preset
 """
 
 import os
+import shutil
 import time
 
 import keras
 import numpy as np
 
 from keras_attn import models, progress, run_directory, staging, zoo
-from keras_attn.data.batching import LengthBucketedBatches
+from keras_attn.data.batching import EpochOrder, LengthBucketedBatches
 from keras_attn.data.masked_lm import MaskedLMDataset
 from keras_attn.tokenizers import WordPieceTokenizer
 from keras_attn.training.distribution import batch_multiple
+from keras_attn.training import resume as resuming
 from keras_attn.training.epoch_log import EpochLog, fit_verbosity
 from keras_attn.training.schedules import WarmupInverseSqrtSchedule
 from keras_attn.training.time_limit import TimeLimit
@@ -65,6 +67,8 @@ def train(
     seed=0,
     time_limit=None,
     log_json=None,
+    resume=False,
+    checkpoint_every=0,
 ):
     """Builds preset `name` sized to `task`, fits it, keeps the best epoch
     (lowest validation loss) in `out_dir/model.keras` with the config and
@@ -76,24 +80,43 @@ def train(
     (seconds) ends fitting early, at the end of a batch; the interrupted
     epoch is validated like the others. `log_json` names a file that gets
     one JSON object per epoch (`EpochLog`).
+
+    The training state is checkpointed every `checkpoint_every` batches
+    (0: at each epoch's end only) and `resume=True` continues an
+    interrupted or time-limited run into `out_dir` from its last checkpoint,
+    given the same arguments (`epochs` may grow): see
+    `keras_attn.training.resume`.
     """
     spec = zoo.preset(name)
     spec.task_class.check_data(task, name)
     overrides = {**task_overrides(name, task), **(overrides or {})}
     check_fit_arguments(task, overrides, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
-    staging.check_target(out_dir, overwrite)
+    continued = _continued_run(out_dir, resume, overwrite)
     keras.utils.set_random_seed(seed)  # weights, dropout; the batches and masking take `seed` too
     model = zoo.build(name, **overrides)  # validates before anything is written
     started = time.time()
     report = {}
-    if spec.pretraining_class is not None and pretrain_epochs:
+    # A resumed run's checkpoint holds the pretrained weights, and its report the pretraining's.
+    if spec.pretraining_class is not None and pretrain_epochs and continued is None:
         report = _pretrain_on_task(spec.pretraining_class(model.backbone), task, pretrain_epochs, batch_size,
                                    learning_rate, verbose, seed)
     return fit(
         model, name, task, out_dir, overrides, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         verbose=verbose, beam_size=beam_size, eval_limit=eval_limit, report=report, started=started,
-        overwrite=overwrite, seed=seed, time_limit=time_limit, log_json=log_json,
+        overwrite=overwrite, seed=seed, time_limit=time_limit, log_json=log_json, resume=resume,
+        checkpoint_every=checkpoint_every, pretrain_epochs=pretrain_epochs,
     )
+
+
+def _continued_run(out_dir, resume, overwrite):
+    """`(folder, state)` of the checkpoint `resume` continues, else `None`
+    (a new run, refused over an interrupted one's checkpoint without
+    `overwrite`). Checks `out_dir` as a target first."""
+    staging.check_target(out_dir, overwrite or resume)
+    if resume:
+        return resuming.saved_state(out_dir)
+    resuming.check_fresh(out_dir, overwrite)
+    return None
 
 
 def _pretrain_on_task(masked_lm, task, epochs, batch_size, learning_rate, verbose, seed):
@@ -102,7 +125,8 @@ def _pretrain_on_task(masked_lm, task, epochs, batch_size, learning_rate, verbos
     batches = MaskedLMDataset(task.splits["train"][0], len(task.vocabulary), batch_size=batch_size, seed=seed)
     compile_model(masked_lm, learning_rate, total_steps=len(batches) * epochs)
     with progress.step(f"masked-LM pretraining on the task's sentences for {epochs} epoch(s)"):
-        history = masked_lm.fit(batches, epochs=epochs, verbose=fit_verbosity(verbose))
+        history = masked_lm.fit(batches, epochs=epochs, verbose=fit_verbosity(verbose), shuffle=False,
+                                callbacks=[EpochOrder(batches)])
     return {"pretraining_loss": [float(v) for v in history.history["loss"]]}
 
 
@@ -124,6 +148,9 @@ def fit(
     seed=0,
     time_limit=None,
     log_json=None,
+    resume=False,
+    checkpoint_every=0,
+    pretrain_epochs=None,
 ):
     """Fits `model` (preset `name` with `overrides`) on `task` in
     length-bucketed batches, keeps the best epoch by validation loss in
@@ -133,6 +160,8 @@ def fit(
     The run is written into a staging folder and takes `out_dir`'s place
     only when it is complete (`keras_attn.staging`): a failed run leaves the
     previous one as it was. A non-empty `out_dir` needs `overwrite`.
+    `checkpoint_every` and `resume` are `train`'s; `pretrain_epochs`, what
+    `train` pretrained the model for (part of what a resumed run repeats).
     """
     models.check(model).check_data(task, name)
     model.check_ids(task)
@@ -142,13 +171,18 @@ def fit(
         check_range("eval_limit", eval_limit, 0)
     if beam_size is not None and isinstance(model, models.GenerativeTask):
         check_beam_size(beam_size, batch_size, model.target_vocabulary_size)
-    with staging.staged(out_dir, overwrite) as work:
-        return _fit(model, name, task, work, overrides, epochs, batch_size, learning_rate, verbose,
-                    beam_size, eval_limit, report, started or time.time(), seed, time_limit, log_json)
+    continued = _continued_run(out_dir, resume, overwrite)
+    recipe = {"stage": "fit", "preset": name, "class": models.registered_name(type(model)), "overrides": overrides,
+              "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
+              "pretrain_epochs": pretrain_epochs}
+    fitting = _fitting(out_dir, continued, recipe, checkpoint_every, verbose, time_limit, log_json, learning_rate)
+    with staging.staged(out_dir, overwrite or resume) as work:
+        return _fit(model, name, task, work, overrides, epochs, batch_size, beam_size, eval_limit, report,
+                    started or time.time(), seed, fitting)
 
 
-def _fit(model, name, task, out_dir, overrides, epochs, batch_size, learning_rate, verbose, beam_size,
-         eval_limit, report, started, seed, time_limit, log_json):
+def _fit(model, name, task, out_dir, overrides, epochs, batch_size, beam_size, eval_limit, report, started, seed,
+         fitting):
     report = {
         "preset": name, "task": task.name, "overrides": overrides, "train_examples": len(task.splits["train"][1]),
         **(report or {}),
@@ -164,11 +198,11 @@ def _fit(model, name, task, out_dir, overrides, epochs, batch_size, learning_rat
     validation_batches = LengthBucketedBatches(
         *model.fit_inputs(task, "validation"), batch_size=batch_size, shuffle=False, row_multiple=rows
     )
-    compile_model(model, learning_rate, total_steps=len(train_batches) * epochs if model.warmup else None)
+    schedule_steps = len(train_batches) * epochs if model.warmup else None
     with progress.step(f"training {name or type(model).__name__} for {epochs} epoch(s)"):
-        model, report["history"], report["stopped_by_time_limit"] = _fit_best_epoch(
-            model, train_batches, validation_batches, epochs, out_dir, verbose, time_limit, log_json
-        )
+        model, fitted = _fit_best_epoch(model, train_batches, validation_batches, epochs, out_dir,
+                                        schedule_steps=schedule_steps, report=report, **fitting)
+    report.update(fitted)
     report["training_seconds"] = round(time.time() - started, 1)
     if eval_limit != 0:  # 0 skips scoring (the GPU machine has no sacreBLEU): score on the CPU later
         with progress.step("scoring the test split"):
@@ -177,6 +211,7 @@ def _fit(model, name, task, out_dir, overrides, epochs, batch_size, learning_rat
                 report.update(model.evaluate_task(task, "test", batch_size, limit=eval_limit, beam_size=beam_size))
     run_directory.write_report(out_dir, report)
     run_directory.save_held_out(task, out_dir)
+    resuming.move_into(fitting["target"], out_dir)
     return model, report
 
 
@@ -200,20 +235,55 @@ def check_fit_arguments(task, overrides, **positive):
             raise ValueError(f"`{key}`={overrides[key]} does not fit the task {task.name!r}, which needs {needed}.")
 
 
-def _fit_best_epoch(model, batches, validation_batches, epochs, out_dir, verbose, time_limit=None, log_json=None):
-    """Fits, keeps the epoch of lowest validation loss in `out_dir/model.keras`
-    and returns `(that model reloaded, the history as lists of floats,
-    whether `time_limit` seconds ended the fit)`."""
-    checkpoint = run_directory.model_path(out_dir)
-    callbacks = [keras.callbacks.ModelCheckpoint(checkpoint, monitor="val_loss", save_best_only=True)]
-    if log_json is not None:
-        callbacks.append(EpochLog(log_json, batches))
+def _fitting(target, continued, recipe, every_steps, verbose, time_limit, log_json, learning_rate):
+    """`_fit_best_epoch`'s arguments that `fit` and `pretrain` pass through."""
+    return {"target": target, "continued": continued, "recipe": recipe, "every_steps": every_steps,
+            "verbose": verbose, "time_limit": time_limit, "log_json": log_json, "learning_rate": learning_rate}
+
+
+def _fit_best_epoch(model, batches, validation_batches, epochs, out_dir, *, target, continued, recipe, every_steps,
+                    learning_rate, schedule_steps, report, verbose, time_limit, log_json):
+    """Compiles `model` and fits it into the staging folder `out_dir` of the
+    run into `target`: from the checkpoint `continued` (`(folder, state)`)
+    if given, else anew with `recipe` (what a resumed run must repeat) and
+    the learning-rate schedule over `schedule_steps`; checkpointing every
+    `every_steps` batches (`resume.TrainingCheckpoint`). Keeps the epoch of
+    lowest validation loss in `out_dir/model.keras`. Returns `(that model
+    reloaded, the report: `report`, or the continued run's, with the history
+    as lists of floats and whether `time_limit` seconds ended the fit)`.
+    """
+    recipe = {**recipe, "data": resuming.data_fingerprint(batches, validation_batches)}
+    if continued is None:
+        source, state = None, resuming.new_state(recipe, report, schedule_steps)
+    else:
+        (source, state), report = continued, continued[1]["report"]
+        resuming.check_recipe(state, recipe, epochs)
+        report = {**report, "resumed_from": {"epoch": state["epoch"], "batch": state["batch"]}}
+    compile_model(model, learning_rate, total_steps=state["schedule_steps"])
+    folder = resuming.open_folder(target, source)
+    resuming.restore(model, folder, state, batches)
     limit = TimeLimit(time_limit) if time_limit is not None else None
-    history = model.fit(batches, epochs=epochs, validation_data=validation_batches,
-                        callbacks=callbacks + ([limit] if limit else []), verbose=fit_verbosity(verbose))
-    stopped = limit is not None and limit.stopped
-    history = {key: [float(v) for v in values] for key, values in history.history.items()}
-    return run_directory.load_model(out_dir, compile=True), history, stopped
+    checkpoint = resuming.TrainingCheckpoint(folder, batches, state, every_steps, time_limit=limit)
+    callbacks = [EpochOrder(batches)] + ([limit] if limit else []) + [checkpoint]
+    if log_json is not None:
+        callbacks.append(EpochLog(log_json, batches, append=continued is not None))
+    # An epoch resumed mid-way is fitted alone (its batches start later), then the others.
+    # The batches' order is theirs (`shuffle=False`: Keras's own shuffle of a dataset's items is not resumable).
+    for end in ([state["epoch"] + 1] if state["batch"] else []) + [epochs]:
+        if state["epoch"] < end and not (limit and limit.stopped):
+            batches.start_at(state["epoch"], state["batch"])
+            model.fit(batches, initial_epoch=state["epoch"], epochs=end, validation_data=validation_batches,
+                      callbacks=callbacks, verbose=fit_verbosity(verbose), shuffle=False)
+    partial = checkpoint.partial
+    if partial is not None and (state["best"] is None or partial["val_loss"] < state["best"]):
+        model.save(run_directory.model_path(out_dir))  # the epoch a time limit ended is the best so far
+    else:
+        shutil.copyfile(os.path.join(folder, resuming.BEST), run_directory.model_path(out_dir))
+    history = {key: list(values) for key, values in state["history"].items()}
+    for key, value in (partial or {}).items():
+        history.setdefault(key, []).append(value)
+    fitted = {**report, "history": history, "stopped_by_time_limit": bool(limit and limit.stopped)}
+    return run_directory.load_model(out_dir, compile=True), fitted
 
 
 def pretrain(
@@ -232,6 +302,8 @@ def pretrain(
     seed=0,
     time_limit=None,
     log_json=None,
+    resume=False,
+    checkpoint_every=0,
 ):
     """Masked-LM pretraining of preset `name` (one with a pretraining class: BERT)
     on `token_ids` (rows that start with `[CLS]`, right-padded; the width
@@ -240,44 +312,46 @@ def pretrain(
     Keeps the best epoch by masked-LM loss on `validation_ids` in
     `out_dir/model.keras`, with the vocabulary, `config.json` and
     `report.json` beside it: what `finetune` reads. `time_limit` (seconds)
-    ends fitting early and `log_json` logs each epoch, as in `train`. Returns `(model, report)`.
+    ends fitting early, `log_json` logs each epoch, and `checkpoint_every`
+    and `resume` checkpoint and continue the run, as in `train`. Returns
+    `(model, report)`.
     """
     spec = zoo.preset(name)
     if spec.pretraining_class is None:
         raise ValueError(f"Masked-LM pretraining needs a preset that has it (BERT); {name!r} has none.")
     check_fit_arguments(None, {}, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
-    staging.check_target(out_dir, overwrite)
+    continued = _continued_run(out_dir, resume, overwrite)
     width = int(np.shape(token_ids)[1])
     overrides = {"vocabulary_size": len(vocabulary), "max_length": width, **(overrides or {})}
     keras.utils.set_random_seed(seed)
     masked_lm = spec.pretraining_class(zoo.build(name, **overrides).backbone)
-    with staging.staged(out_dir, overwrite) as work:
+    recipe = {"stage": "pretrain", "preset": name, "overrides": overrides, "batch_size": batch_size,
+              "learning_rate": learning_rate, "seed": seed, "texts": list(data_names)}
+    fitting = _fitting(out_dir, continued, recipe, checkpoint_every, verbose, time_limit, log_json, learning_rate)
+    with staging.staged(out_dir, overwrite or resume) as work:
         return _pretrain(masked_lm, name, token_ids, validation_ids, vocabulary, work, data_names, epochs,
-                         batch_size, learning_rate, overrides, verbose, seed, width, time_limit, log_json)
+                         batch_size, overrides, seed, width, fitting)
 
 
 def _pretrain(masked_lm, name, token_ids, validation_ids, vocabulary, out_dir, data_names, epochs, batch_size,
-              learning_rate, overrides, verbose, seed, width, time_limit, log_json):
+              overrides, seed, width, fitting):
     started = time.time()
     batches = MaskedLMDataset(token_ids, len(vocabulary), batch_size=batch_size, seed=seed)
     validation = MaskedLMDataset(validation_ids, len(vocabulary), batch_size=batch_size, shuffle=False, seed=seed)
-    compile_model(masked_lm, learning_rate, total_steps=len(batches) * epochs)
     tokenizer = WordPieceTokenizer(vocabulary)
     metadata = {"task": "+".join(data_names) or "masked_lm", "tokenization": tokenizer.name,
                 "lengths": {"max_length": width}, "data": {"texts": list(data_names)}}
     run_directory.write_config(out_dir, type(masked_lm), name, {"source": tokenizer},
                                {**zoo.config(name), **overrides}, metadata)
     with progress.step(f"pretraining {name} for {epochs} epoch(s)"):
-        masked_lm, history, stopped = _fit_best_epoch(
-            masked_lm, batches, validation, epochs, out_dir, verbose, time_limit, log_json
+        masked_lm, report = _fit_best_epoch(
+            masked_lm, batches, validation, epochs, out_dir, schedule_steps=len(batches) * epochs, **fitting,
+            report={"preset": name, "data": list(data_names), "overrides": overrides, "train_rows": int(len(token_ids)),
+                    "train_tokens": int(np.count_nonzero(token_ids))},
         )
-    report = {
-        "preset": name, "data": list(data_names), "overrides": overrides,
-        "train_rows": int(len(token_ids)), "train_tokens": int(np.count_nonzero(token_ids)),
-        "history": history, "stopped_by_time_limit": stopped,
-        "training_seconds": round(time.time() - started, 1),
-    }
+    report["training_seconds"] = round(time.time() - started, 1)
     run_directory.write_report(out_dir, report)
+    resuming.move_into(fitting["target"], out_dir)
     return masked_lm, report
 
 

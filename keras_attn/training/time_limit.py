@@ -10,7 +10,9 @@ class TimeLimit(keras.callbacks.Callback):
 
     The interrupted epoch still ends normally: Keras validates it and calls
     the epoch-end callbacks, so a checkpoint that keeps the best epoch sees
-    it too. `stopped` says whether the limit ended the run.
+    it too. `stopped` says whether the limit ended the run. The clock starts
+    at the first `fit` it is given to: a run of several `fit` calls (a
+    resumed epoch, then the rest) shares one budget.
 
     Example:
     >>> import keras, numpy as np
@@ -27,11 +29,11 @@ class TimeLimit(keras.callbacks.Callback):
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
             raise ValueError(f"`seconds` must be a non-negative number, got {seconds!r}.")
         self.seconds = seconds
-        self.stopped = False
+        self.started, self.stopped = None, False
 
     def on_train_begin(self, logs=None):
-        self.started = time.monotonic()
-        self.stopped = False
+        if self.started is None:
+            self.started = time.monotonic()
 
     def on_train_batch_end(self, batch, logs=None):
         if time.monotonic() - self.started >= self.seconds:
