@@ -104,6 +104,12 @@ def read_json(path, what, expected=dict):
     return value
 
 
+def write_json(path, value):
+    """Writes `value` as indented JSON (what `read_json` reads back)."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2)
+
+
 def read_manifest(directory):
     """The export's `manifest.json`; `ValueError` if it is missing, not a
     manifest, written by a keras-attn of another manifest format, or not of

@@ -9,12 +9,12 @@ exports on). An export copies the same files beside its artifacts, so an
 export directory reads like a run directory here.
 """
 
-import json
 import os
 
 import numpy as np
 
 from keras_attn import integrity, schema, tokenizers
+from keras_attn.integrity import write_json
 from keras_attn.data import tasks
 from keras_attn.data.archives import read_arrays
 
@@ -63,11 +63,6 @@ def write_config(directory, model_class, preset, tokenizer_of, settings, task_me
 
 def write_report(directory, report):
     write_json(os.path.join(directory, REPORT), report)
-
-
-def write_json(path, value):
-    with open(path, "w") as f:
-        json.dump(value, f, indent=2)
 
 
 def model_path(directory):

@@ -159,8 +159,7 @@ class LengthBucketedBatches(keras.utils.PyDataset):
         self.batches += [last] if len(last) else []
         # Keras's TensorFlow backend takes the input signature from the first
         # two batches: a different width there keeps the width dynamic.
-        widths = [self.width(rows) for rows in self.batches]
-        other = next((i for i, w in enumerate(widths) if w != widths[0]), None)
+        other = self._other_width(0)
         if other is not None and other != 1:
             self.batches[1], self.batches[other] = self.batches[other], self.batches[1]
 
@@ -182,8 +181,12 @@ class LengthBucketedBatches(keras.utils.PyDataset):
         backend's input signature, from items 0 and 1): in an epoch resumed
         mid-way, a later batch of another width than item 0 if there is one,
         so that the widths stay dynamic. Training still reads item 1."""
-        widths = [self.width(rows) for rows in self.batches[self.first :]]
-        return next((i for i, w in enumerate(widths) if w != widths[0]), 1)
+        return self._other_width(self.first) or 1
+
+    def _other_width(self, start):
+        """How many batches after batch `start` the first one of another width is; `None` if none is."""
+        widths = [self.width(rows) for rows in self.batches[start:]]
+        return next((i for i, w in enumerate(widths) if w != widths[0]), None)
 
     def batch(self, index):
         """Batch `index` of the epoch, counted from its first batch."""

@@ -38,7 +38,7 @@ import numpy as np
 
 from keras_attn import schema
 from keras_attn.data.archives import read_arrays, write_arrays
-from keras_attn.integrity import read_json
+from keras_attn.integrity import read_json, write_json
 
 PREFIX = ".keras-attn-resume-"
 FINISHED = "resume"  # the folder's name inside a finished run directory
@@ -265,7 +265,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         arrays.update({f"metric{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(model.metrics_variables)})
         write_arrays(os.path.join(self.folder, f"{tag}.npz"), arrays)
         self.state.update(epoch=epoch, batch=batch, checkpoint=tag)
-        self._write(STATE, lambda path: _write_json(path, self.state))
+        self._write(STATE, lambda path: write_json(path, self.state))
         for path in glob.glob(os.path.join(self.folder, "*-*.*")):  # the previous checkpoint's files
             if not os.path.basename(path).startswith(tag):
                 os.remove(path)
@@ -280,8 +280,3 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         finally:
             if os.path.exists(partial):
                 os.remove(partial)
-
-
-def _write_json(path, value):
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=1)
