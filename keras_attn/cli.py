@@ -77,6 +77,16 @@ def _add_fit_arguments(parser, epochs, learning_rate):
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out (only once the run succeeds)")
 
 
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
 def _non_negative_int(text):
     try:
         value = int(text)
@@ -123,6 +133,9 @@ def _parser():
     train.add_argument("--eval-examples", type=int, help="evaluate on the first N test examples (default: all; 0: none)")
     train.add_argument("--distribute", action="store_true",
                        help="data-parallel over all local devices (JAX backend; batch size must divide evenly)")
+    train.add_argument("--processes", type=_positive_int, default=1, metavar="N",
+                       help="data-parallel over N processes on this machine (JAX backend; on several hosts, set "
+                            "KERAS_DISTRIBUTION_* on each instead: see the README)")
     train.add_argument("--pretrain-epochs", type=int, default=1,
                        help="BERT: masked-LM epochs on the task's own sentences before fine-tuning")
     _add_fit_arguments(train, epochs=3, learning_rate=1e-3)
@@ -235,17 +248,33 @@ def _describe(name):
     print(json.dumps(zoo.config(name), indent=2))
 
 
-def _train(args):
+def _train(args, argv):
+    import keras
+
+    from keras_attn.training import distribution
+
+    joined = distribution.started_as_process()
+    if args.processes > 1 and not joined:
+        if keras.backend.backend() != "jax":
+            raise ValueError("--processes runs on the JAX backend: set KERAS_BACKEND=jax.")
+        from keras_attn.training.processes import run_on_this_machine
+
+        print(f"training over {args.processes} processes on this machine")
+        return run_on_this_machine(argv, args.processes)
+    # Processes join before any computation; then every one builds the same model.
+    index, count = distribution.initialize_processes() if joined else (0, 1)
+    if args.processes > 1 and count != args.processes:
+        raise ValueError(f"--processes {args.processes} does not match KERAS_DISTRIBUTION_NUM_PROCESSES ({count}).")
+    if args.distribute or count > 1:
+        devices = distribution.distribute_over_devices()
+        if index == 0:
+            print(f"data-parallel over {devices} devices" + (f" of {count} processes" if count > 1 else ""))
     from keras_attn import models, training, zoo
     from keras_attn.data import tasks
 
     spec = zoo.preset(args.name)
     if args.examples is not None and args.examples <= 0:
         raise ValueError(f"--examples must be positive, got {args.examples}.")
-    if args.distribute:
-        from keras_attn.training.distribution import distribute_over_local_devices
-
-        print(f"data-parallel over {distribute_over_local_devices()} devices")
     if args.data:
         from keras_attn.data import corpora
 
@@ -266,6 +295,8 @@ def _train(args):
         eval_limit=args.eval_examples,
         **_fit_options(args),
     )
+    if index:  # process 0 reports
+        return
     if isinstance(model, models.GenerativeTask):
         _show_translations(model, task)
     scores = {k: v for k, v in report.items() if k.startswith("test_")}
@@ -481,6 +512,7 @@ _TENSORFLOW_COMMANDS = ("export", "verify", "prepare")
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
     if not args.verbose and (args.command in _TENSORFLOW_COMMANDS or os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow"):
         _quiet_tensorflow()
@@ -498,7 +530,7 @@ def main(argv=None):
     commands = {
         "list": lambda: _list(),
         "describe": lambda: _describe(args.name),
-        "train": lambda: _train(args),
+        "train": lambda: _train(args, argv),
         "prepare": lambda: _prepare(args),
         "pretrain": lambda: _pretrain(args),
         "finetune": lambda: _finetune(args),

@@ -14,7 +14,7 @@ from keras_attn import training, zoo
 from keras_attn.data import tasks
 from keras_attn.training import distribution
 if PARALLEL:
-    assert distribution.distribute_over_local_devices() == 2
+    assert distribution.distribute_over_devices() == 2
     assert distribution.batch_multiple() == 2
 keras.utils.set_random_seed(0)
 task = tasks.dates(512, seed=0)

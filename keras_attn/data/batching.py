@@ -95,6 +95,14 @@ def take_rows(structure, rows):
     return None if structure is None else structure[rows]
 
 
+def _check_shard(shard, row_multiple):
+    if not (isinstance(shard, tuple) and len(shard) == 2 and all(isinstance(v, int) for v in shard)
+            and 0 <= shard[0] < shard[1] and row_multiple % shard[1] == 0):
+        raise ValueError(f"`shard` must be (index, count) with 0 <= index < count and count dividing `row_multiple` "
+                         f"({row_multiple}), got {shard!r}.")
+    return shard
+
+
 class LengthBucketedBatches(keras.utils.PyDataset):
     """`(x, y)` batches of rows of similar length, trailing padding cut.
 
@@ -114,12 +122,19 @@ class LengthBucketedBatches(keras.utils.PyDataset):
             devices of data-parallel training; see
             `keras_attn.distribution.batch_multiple`); up to
             `row_multiple - 1` rows an epoch are left out.
+        shard: `(index, count)`: this process feeds block `index` of each
+            batch's rows cut in `count` equal blocks, the other processes of
+            a data-parallel run the others (see
+            `keras_attn.training.distribution.process_shard`); `count` must
+            divide `row_multiple`. Every process sees the same batches and
+            widths, so together they train on the batches one process would.
 
     Arrays of different lengths (a seq2seq source and target) are cut to
     the longest of them: each batch's width covers every array's real ids.
     """
 
-    def __init__(self, x, y=None, batch_size=64, width_multiple=8, shuffle=True, seed=0, row_multiple=1, **kwargs):
+    def __init__(self, x, y=None, batch_size=64, width_multiple=8, shuffle=True, seed=0, row_multiple=1, shard=(0, 1),
+                 **kwargs):
         super().__init__(**kwargs)
         self.x, self.y = x, y
         self.batch_size = check_positive_int("batch_size", batch_size)
@@ -127,6 +142,7 @@ class LengthBucketedBatches(keras.utils.PyDataset):
         self.row_multiple = check_positive_int("row_multiple", row_multiple)
         if batch_size % row_multiple:
             raise ValueError(f"`batch_size` ({batch_size}) must be a multiple of `row_multiple` ({row_multiple}).")
+        self.shard = _check_shard(shard, row_multiple)
         self.shuffle = shuffle
         self.seed = seed
         self.epoch, self.first, self.in_epoch = 0, 0, False
@@ -174,7 +190,12 @@ class LengthBucketedBatches(keras.utils.PyDataset):
     def __getitem__(self, index):
         if index == 1 and self.first and not self.in_epoch:
             index = self._signature_index()
-        return self.batch(self.first + index)
+        batch = self.batch(self.first + index)
+        shard, count = self.shard
+        if count == 1:
+            return batch
+        block = len(self.batches[self.first + index]) // count
+        return tuple(take_rows(part, slice(shard * block, (shard + 1) * block)) for part in batch)
 
     def _signature_index(self):
         """What Keras reads as item 1 before an epoch starts (the TensorFlow

@@ -9,7 +9,8 @@ Nothing is imported here: the models import `metrics` and `scoring`, and
 
 import importlib
 
-_SUBMODULES = ("distribution", "epoch_log", "metrics", "recipes", "resume", "schedules", "scoring", "time_limit")
+_SUBMODULES = ("distribution", "epoch_log", "metrics", "processes", "recipes", "resume", "schedules", "scoring",
+               "time_limit")
 _RECIPES = ("compile_model", "evaluate", "finetune", "fit", "pretrain", "pretrained_tokenizer", "train")
 
 

@@ -6,8 +6,10 @@ class says (`keras_attn.models.Task`); what pretrains a preset, its preset
 `keras_attn.run_directory` lays them out.
 """
 
+import contextlib
 import os
 import shutil
+import tempfile
 import time
 
 import keras
@@ -17,7 +19,7 @@ from keras_attn import models, progress, run_directory, staging, zoo
 from keras_attn.data.batching import EpochOrder, LengthBucketedBatches
 from keras_attn.data.masked_lm import MaskedLMDataset
 from keras_attn.tokenizers import WordPieceTokenizer
-from keras_attn.training.distribution import batch_multiple
+from keras_attn.training import distribution
 from keras_attn.training import resume as resuming
 from keras_attn.training.epoch_log import EpochLog, fit_verbosity
 from keras_attn.training.schedules import WarmupInverseSqrtSchedule
@@ -91,7 +93,7 @@ def train(
     spec.task_class.check_data(task, name)
     overrides = {**task_overrides(name, task), **(overrides or {})}
     check_fit_arguments(task, overrides, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
-    continued = _continued_run(out_dir, resume, overwrite)
+    continued = _continued_run(out_dir, resume, overwrite, time_limit)
     keras.utils.set_random_seed(seed)  # weights, dropout; the batches and masking take `seed` too
     model = zoo.build(name, **overrides)  # validates before anything is written
     started = time.time()
@@ -108,10 +110,17 @@ def train(
     )
 
 
-def _continued_run(out_dir, resume, overwrite):
+def _continued_run(out_dir, resume, overwrite, time_limit):
     """`(folder, state)` of the checkpoint `resume` continues, else `None`
     (a new run, refused over an interrupted one's checkpoint without
-    `overwrite`). Checks `out_dir` as a target first."""
+    `overwrite`). Checks `out_dir` as a target first: process 0 does, of
+    several (`_own_folder`), and they all refuse what they cannot agree on."""
+    index, count = distribution.process_shard()
+    if count > 1 and (resume or time_limit is not None):
+        # Each process would decide for itself: a clock, or a checkpoint only process 0 sees.
+        raise ValueError(f"`{'resume' if resume else 'time_limit'}` is not supported over several processes.")
+    if index:
+        return None
     staging.check_target(out_dir, overwrite or resume)
     if resume:
         return resuming.saved_state(out_dir)
@@ -122,7 +131,8 @@ def _continued_run(out_dir, resume, overwrite):
 def _pretrain_on_task(masked_lm, task, epochs, batch_size, learning_rate, verbose, seed):
     """Masked-LM pretraining of `masked_lm` (over the classifier's backbone, in
     place) on the task's training sentences; returns report entries."""
-    batches = MaskedLMDataset(task.splits["train"][0], len(task.vocabulary), batch_size=batch_size, seed=seed)
+    batches = MaskedLMDataset(task.splits["train"][0], len(task.vocabulary), batch_size=batch_size, seed=seed,
+                              **_batching())
     compile_model(masked_lm, learning_rate, total_steps=len(batches) * epochs)
     with progress.step(f"masked-LM pretraining on the task's sentences for {epochs} epoch(s)"):
         history = masked_lm.fit(batches, epochs=epochs, verbose=fit_verbosity(verbose), shuffle=False,
@@ -171,14 +181,35 @@ def fit(
         check_range("eval_limit", eval_limit, 0)
     if beam_size is not None and isinstance(model, models.GenerativeTask):
         check_beam_size(beam_size, batch_size, model.target_vocabulary_size)
-    continued = _continued_run(out_dir, resume, overwrite)
+    continued = _continued_run(out_dir, resume, overwrite, time_limit)
     recipe = {"stage": "fit", "preset": name, "class": models.registered_name(type(model)), "overrides": overrides,
               "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
               "pretrain_epochs": pretrain_epochs}
-    fitting = _fitting(out_dir, continued, recipe, checkpoint_every, verbose, time_limit, log_json, learning_rate)
-    with staging.staged(out_dir, overwrite or resume) as work:
-        return _fit(model, name, task, work, overrides, epochs, batch_size, beam_size, eval_limit, report,
-                    started or time.time(), seed, fitting)
+    with _own_folder(out_dir) as out_dir:
+        if distribution.process_shard()[0]:
+            log_json, eval_limit, verbose = None, 0, 0  # process 0 logs and scores
+        fitting = _fitting(out_dir, continued, recipe, checkpoint_every, verbose, time_limit, log_json, learning_rate)
+        with staging.staged(out_dir, overwrite or resume) as work:
+            return _fit(model, name, task, work, overrides, epochs, batch_size, beam_size, eval_limit, report,
+                        started or time.time(), seed, fitting)
+
+
+@contextlib.contextmanager
+def _own_folder(out_dir):
+    """`out_dir` for process 0; for each other process of a data-parallel
+    run, a folder of its own, removed at the end: only process 0 writes the
+    run, and all of them run the same steps (the checkpoints' saves included)."""
+    if not distribution.process_shard()[0]:
+        yield out_dir
+        return
+    with tempfile.TemporaryDirectory(prefix="keras-attn-process-") as folder:
+        yield os.path.join(folder, "run")
+
+
+def _batching():
+    """The batches' arguments under the current distribution: every batch
+    splits evenly over the devices, and this process feeds its own rows."""
+    return {"row_multiple": distribution.batch_multiple(), "shard": distribution.process_shard()}
 
 
 def _fit(model, name, task, out_dir, overrides, epochs, batch_size, beam_size, eval_limit, report, started, seed,
@@ -191,13 +222,10 @@ def _fit(model, name, task, out_dir, overrides, epochs, batch_size, beam_size, e
     # A preset's run records its settings over the preset's; an imported model's (no preset), its own.
     settings = {**zoo.config(name), **overrides} if name else model.current_settings()
     run_directory.write_config(out_dir, type(model), name, task.tokenizers, settings, task.metadata())
-    rows = batch_multiple()  # under data parallelism every batch splits evenly over the devices
-    train_batches = LengthBucketedBatches(
-        *model.fit_inputs(task, "train"), batch_size=batch_size, row_multiple=rows, seed=seed
-    )
-    validation_batches = LengthBucketedBatches(
-        *model.fit_inputs(task, "validation"), batch_size=batch_size, shuffle=False, row_multiple=rows
-    )
+    train_batches = LengthBucketedBatches(*model.fit_inputs(task, "train"), batch_size=batch_size, seed=seed,
+                                          **_batching())
+    validation_batches = LengthBucketedBatches(*model.fit_inputs(task, "validation"), batch_size=batch_size,
+                                               shuffle=False, **_batching())
     schedule_steps = len(train_batches) * epochs if model.warmup else None
     with progress.step(f"training {name or type(model).__name__} for {epochs} epoch(s)"):
         model, fitted = _fit_best_epoch(model, train_batches, validation_batches, epochs, out_dir,
@@ -274,6 +302,7 @@ def _fit_best_epoch(model, batches, validation_batches, epochs, out_dir, *, targ
             batches.start_at(state["epoch"], state["batch"])
             model.fit(batches, initial_epoch=state["epoch"], epochs=end, validation_data=validation_batches,
                       callbacks=callbacks, verbose=fit_verbosity(verbose), shuffle=False)
+    distribution.end_processes()  # the model reloaded below, and what scores it, stay on this process
     partial = checkpoint.partial
     if partial is not None and (state["best"] is None or partial["val_loss"] < state["best"]):
         model.save(run_directory.model_path(out_dir))  # the epoch a time limit ended is the best so far
@@ -320,24 +349,28 @@ def pretrain(
     if spec.pretraining_class is None:
         raise ValueError(f"Masked-LM pretraining needs a preset that has it (BERT); {name!r} has none.")
     check_fit_arguments(None, {}, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
-    continued = _continued_run(out_dir, resume, overwrite)
+    continued = _continued_run(out_dir, resume, overwrite, time_limit)
     width = int(np.shape(token_ids)[1])
     overrides = {"vocabulary_size": len(vocabulary), "max_length": width, **(overrides or {})}
     keras.utils.set_random_seed(seed)
     masked_lm = spec.pretraining_class(zoo.build(name, **overrides).backbone)
     recipe = {"stage": "pretrain", "preset": name, "overrides": overrides, "batch_size": batch_size,
               "learning_rate": learning_rate, "seed": seed, "texts": list(data_names)}
-    fitting = _fitting(out_dir, continued, recipe, checkpoint_every, verbose, time_limit, log_json, learning_rate)
-    with staging.staged(out_dir, overwrite or resume) as work:
-        return _pretrain(masked_lm, name, token_ids, validation_ids, vocabulary, work, data_names, epochs,
-                         batch_size, overrides, seed, width, fitting)
+    with _own_folder(out_dir) as out_dir:
+        if distribution.process_shard()[0]:
+            log_json, verbose = None, 0
+        fitting = _fitting(out_dir, continued, recipe, checkpoint_every, verbose, time_limit, log_json, learning_rate)
+        with staging.staged(out_dir, overwrite or resume) as work:
+            return _pretrain(masked_lm, name, token_ids, validation_ids, vocabulary, work, data_names, epochs,
+                             batch_size, overrides, seed, width, fitting)
 
 
 def _pretrain(masked_lm, name, token_ids, validation_ids, vocabulary, out_dir, data_names, epochs, batch_size,
               overrides, seed, width, fitting):
     started = time.time()
-    batches = MaskedLMDataset(token_ids, len(vocabulary), batch_size=batch_size, seed=seed)
-    validation = MaskedLMDataset(validation_ids, len(vocabulary), batch_size=batch_size, shuffle=False, seed=seed)
+    batches = MaskedLMDataset(token_ids, len(vocabulary), batch_size=batch_size, seed=seed, **_batching())
+    validation = MaskedLMDataset(validation_ids, len(vocabulary), batch_size=batch_size, shuffle=False, seed=seed,
+                                 **_batching())
     tokenizer = WordPieceTokenizer(vocabulary)
     metadata = {"task": "+".join(data_names) or "masked_lm", "tokenization": tokenizer.name,
                 "lengths": {"max_length": width}, "data": {"texts": list(data_names)}}
