@@ -187,7 +187,7 @@ def fit(
               "pretrain_epochs": pretrain_epochs}
     with _own_folder(out_dir) as out_dir:
         if distribution.process_shard()[0]:
-            log_json, eval_limit, verbose = None, 0, 0  # process 0 logs and scores
+            eval_limit = 0  # process 0 scores
         fitting = _fitting(out_dir, continued, recipe, checkpoint_every, verbose, time_limit, log_json, learning_rate)
         with staging.staged(out_dir, overwrite or resume) as work:
             return _fit(model, name, task, work, overrides, epochs, batch_size, beam_size, eval_limit, report,
@@ -265,6 +265,8 @@ def check_fit_arguments(task, overrides, **positive):
 
 def _fitting(target, continued, recipe, every_steps, verbose, time_limit, log_json, learning_rate):
     """`_fit_best_epoch`'s arguments that `fit` and `pretrain` pass through."""
+    if distribution.process_shard()[0]:
+        verbose, log_json = 0, None  # process 0 logs
     return {"target": target, "continued": continued, "recipe": recipe, "every_steps": every_steps,
             "verbose": verbose, "time_limit": time_limit, "log_json": log_json, "learning_rate": learning_rate}
 
@@ -357,8 +359,6 @@ def pretrain(
     recipe = {"stage": "pretrain", "preset": name, "overrides": overrides, "batch_size": batch_size,
               "learning_rate": learning_rate, "seed": seed, "texts": list(data_names)}
     with _own_folder(out_dir) as out_dir:
-        if distribution.process_shard()[0]:
-            log_json, verbose = None, 0
         fitting = _fitting(out_dir, continued, recipe, checkpoint_every, verbose, time_limit, log_json, learning_rate)
         with staging.staged(out_dir, overwrite or resume) as work:
             return _pretrain(masked_lm, name, token_ids, validation_ids, vocabulary, work, data_names, epochs,
