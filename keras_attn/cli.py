@@ -34,9 +34,12 @@ def _add_data_dir(parser):
 
 def _add_file_options(parser, vocabulary_size=True):
     parser.add_argument("--test-file", help="with --train-file: the test split (default: a seeded 80/10/10 split)")
-    parser.add_argument("--tokenization", choices=["sentencepiece", "wordpiece", "words", "characters"],
-                        help="with --train-file: how to tokenize it (default: sentencepiece for translation, wordpiece "
-                        "for classification, which learns its vocabulary with tensorflow-text)")
+    parser.add_argument("--tokenization",
+                        choices=["sentencepiece", "marian_sentencepiece", "wordpiece", "words", "characters"],
+                        help="with --train-file or --data spa-eng: how to tokenize it (default: sentencepiece for "
+                        "translation, wordpiece for classification, which learns its vocabulary with "
+                        "tensorflow-text; marian_sentencepiece: one vocabulary for both languages in Marian's "
+                        "layout, for a model `export-huggingface` writes)")
     if vocabulary_size:
         parser.add_argument("--vocabulary-size", type=int, default=8000, help="with --train-file")
     parser.add_argument("--max-tokens", type=int, default=64, help="with --train-file: tokens per row")
@@ -278,7 +281,8 @@ def _train(args, argv):
     if args.data:
         from keras_attn.data import corpora
 
-        task = corpora.load(args.data, args.data_dir, num_examples=args.examples, seed=args.seed)
+        task = corpora.load(args.data, args.data_dir, num_examples=args.examples, seed=args.seed,
+                            tokenization=args.tokenization)
     elif args.task_file:
         task = tasks.load_file(args.task_file)
     elif args.train_file:
@@ -330,7 +334,7 @@ def _prepare(args):
         vocabulary, train_ids, _, _ = masked_lm.load_corpus(args.vocabulary_from)
         tokenizer_of, max_length = {"source": WordPieceTokenizer(vocabulary)}, train_ids.shape[1]
     task = corpora.load(args.data, args.data_dir, num_examples=args.examples, seed=args.seed,
-                        tokenizer_of=tokenizer_of, max_length=max_length)
+                        tokenizer_of=tokenizer_of, max_length=max_length, tokenization=args.tokenization)
     tasks.save(task, args.out)
     print(f"{task.name}: {_split_sizes(task)}; wrote {args.out}")
 

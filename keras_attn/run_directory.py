@@ -146,7 +146,7 @@ def load_task(directory, data_dir=None):
                                   seed=origin["seed"], tokenizer_of=tokenizer_of, labels=config.get("labels"))
     else:
         task = corpora.load(origin["corpus"], data_dir, origin["examples"], origin["seed"], tokenizer_of,
-                            origin["max_length"])
+                            origin["max_length"], origin.get("tokenization"))
     if task.origin["sha256"] != origin["sha256"]:
         changed = sorted(role for role in origin["sha256"] if task.origin["sha256"].get(role) != origin["sha256"][role])
         raise ValueError(f"The data of {directory} changed since training ({', '.join(changed)}: sha256 differs).")

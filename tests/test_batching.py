@@ -90,3 +90,19 @@ def test_row_multiple_keeps_every_batch_divisible(rng):
     assert all(size % 4 == 0 for size in sizes) and sum(sizes) == 100
     with pytest.raises(ValueError, match="row_multiple"):
         LengthBucketedBatches(ids, batch_size=10, row_multiple=4)
+
+
+def test_a_vocabulary_that_pads_with_another_id_keeps_its_id_0():
+    """Marian pads with its last id and ends with `</s>` = 0: the batches cut
+    only that padding (with the zoo's padding id 0 they would cut `</s>`)."""
+    pad = 9
+    source = np.array([[4, 5, 0, pad, pad, pad], [4, 0, pad, pad, pad, pad]], "int32")
+    target = np.array([[pad, 6, 0, pad, pad, pad], [pad, 0, pad, pad, pad, pad]], "int32")
+    x = {"encoder_token_ids": source, "decoder_token_ids": target}
+    assert row_lengths(x, pad_id=pad).tolist() == [3, 2] and row_lengths(x).tolist() == [6, 6]
+    batches = LengthBucketedBatches(x, target, batch_size=2, width_multiple=1, shuffle=False, pad_id=pad)
+    assert len(batches) == 1
+    batch, labels = batches[0]
+    # The evaluation order puts the shorter row first.
+    np.testing.assert_array_equal(batch["encoder_token_ids"], source[::-1, :3])
+    np.testing.assert_array_equal(labels, target[::-1, :3])

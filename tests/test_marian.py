@@ -414,3 +414,84 @@ def test_ctranslate2_converts_the_exported_directory_and_decodes_the_same_tokens
     ours = model.generate(ids, max_length=20).tokens
     ours = np.where(ours == model.pad_id, model.end_id, ours)  # CTranslate2 returns no `</s>` and no padding
     assert np.array_equal(ours[:, :20], theirs[:, : ours.shape[1]])
+
+
+def _toy_pairs(count=240):
+    """Spanish → English pairs of a tiny grammar, enough rows to train on."""
+    subjects = [("el perro", "the dog"), ("la niña", "the girl"), ("mi hermana", "my sister"), ("el tren", "the train")]
+    verbs = [("come", "eats"), ("ve", "sees"), ("busca", "looks for")]
+    objects = [("pan", "bread"), ("la casa", "the house"), ("el libro", "the book"), ("agua", "water"),
+               ("la estación", "the station")]
+    rng = np.random.default_rng(0)
+    return [tuple(" ".join(part[side] for part in (subjects[a], verbs[b], objects[c])) for side in (0, 1))
+            for a, b, c in zip(rng.integers(0, 4, count), rng.integers(0, 3, count), rng.integers(0, 5, count))]
+
+
+def test_a_marian_vocabulary_task_is_laid_out_as_opus_mt(tmp_path):
+    """`--tokenization marian_sentencepiece`: one vocabulary learned on both
+    languages (`</s>` 0, `<unk>` 1, `<pad>` last), sources ending with
+    `</s>`, targets `<pad> ... </s>`, padded with `<pad>`; the task file
+    keeps it."""
+    from keras_attn.data import corpora, tasks
+
+    task = corpora.translation_task("toy", _toy_pairs(), tokenization="marian_sentencepiece", vocabulary_size=60,
+                                    max_length=16)
+    vocabulary = task.source_vocabulary
+    assert task.target_vocabulary.tokens == vocabulary.tokens
+    assert (vocabulary.tokens[0], vocabulary.tokens[1], vocabulary.tokens[-1]) == ("</s>", "<unk>", "<pad>")
+    assert {"ñ", "w"} <= set(vocabulary.tokens)  # letters of one language each (niña; water)
+    source, target = task.splits["train"]
+    pad = vocabulary.pad_id
+    assert np.all(target[:, 0] == pad)  # `<pad>`: Marian's start
+    for (spanish, english), source_row, target_row in zip(task.examples["train"], source, target):
+        assert [i for i in source_row.tolist() if i != pad] == task.source_tokenizer.encode(spanish) + [0]
+        assert [i for i in target_row[1:].tolist() if i != pad] == task.target_tokenizer.encode(english) + [0]
+    assert task.special_ids() == {"pad_id": pad, "start_id": pad, "end_id": 0}
+    tasks.save(task, tmp_path / "toy.npz")
+    loaded = tasks.load_file(tmp_path / "toy.npz")
+    assert type(loaded.source_tokenizer) is MarianSentencePieceTokenizer
+    assert loaded.target_tokenizer.encode(ENGLISH[0]) == task.target_tokenizer.encode(ENGLISH[0])
+    np.testing.assert_array_equal(loaded.splits["test"][1], task.splits["test"][1])
+
+
+def test_a_marian_trained_here_is_what_transformers_and_ctranslate2_run(tmp_path):
+    """The whole path of a model trained here with Marian's architecture:
+    `train --tokenization marian_sentencepiece`, `export-huggingface`, then
+    `transformers` gives its logits within 1e-5 and its greedy tokens, and
+    CTranslate2 (which starts the decoder from a zero vector, whatever the
+    start token's row holds) its greedy tokens: training keeps that row zero."""
+    ctranslate2 = pytest.importorskip("ctranslate2")
+    from keras_attn import cli
+
+    (tmp_path / "pairs.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in _toy_pairs()), encoding="utf-8")
+    tiny = ["--set", "hidden_dim=16", "--set", "num_layers=1", "--set", "num_heads=2", "--set", "intermediate_dim=32"]
+    assert cli.main(["train", "opus-mt-es-en", "--train-file", str(tmp_path / "pairs.tsv"), "--tokenization",
+                     "marian_sentencepiece", "--vocabulary-size", "60", "--epochs", "2", "--batch-size", "16",
+                     "--eval-examples", "0", "--out", str(tmp_path / "run"), *tiny]) == 0
+    assert cli.main(["export-huggingface", str(tmp_path / "run"), "--out", str(tmp_path / "hf")]) == 0
+    model = run_directory.load_model(str(tmp_path / "run"))
+    tokenizers = run_directory.load_tokenizers(str(tmp_path / "run"))
+    table = np.asarray(model.backbone.decoder_embedding.token_embedding.embeddings)
+    assert model.start_id == model.pad_id and not table[model.pad_id].any() and table[5].any()
+
+    reference = transformers.MarianMTModel.from_pretrained(str(tmp_path / "hf")).eval()
+    tokenizer = transformers.MarianTokenizer.from_pretrained(str(tmp_path / "hf"))
+    texts = ["el perro come pan", "mi hermana busca la estación", "la niña ve el libro"]
+    encoded = tokenizer(texts, padding=True, return_tensors="pt")
+    ids = source_ids(tokenizers, texts)
+    assert np.array_equal(ids, encoded["input_ids"].numpy())
+    ours = model.generate(ids, max_length=12).tokens
+    decoder_ids = np.concatenate([np.full((len(ids), 1), model.start_id), ours[:, :-1]], 1).astype("int32")
+    with torch.no_grad():
+        expected = reference(**encoded, decoder_input_ids=torch.tensor(decoder_ids, dtype=torch.long)).logits.numpy()
+    got = np.asarray(model({"encoder_token_ids": ids, "decoder_token_ids": decoder_ids}))
+    assert np.abs(got - expected).max() < 1e-5
+    assert same_tokens(ours, hf_generate(reference, ids, num_beams=1, max_new_tokens=12), model.pad_id)
+
+    ctranslate2.converters.TransformersConverter(str(tmp_path / "hf")).convert(str(tmp_path / "ct2"))
+    translator = ctranslate2.Translator(str(tmp_path / "ct2"), device="cpu", intra_threads=1)
+    tokens, vocabulary = tokenizers["source"].tokens, tokenizers["target"].vocabulary
+    results = translator.translate_batch([[tokens[i] for i in row if i != model.pad_id] for row in ids],
+                                         beam_size=1, max_decoding_length=12, return_end_token=True)
+    theirs = [[vocabulary.ids[token] for token in result.hypotheses[0]] for result in results]
+    assert [row[: row.index(0) + 1] if 0 in row else row for row in ours.tolist()] == theirs

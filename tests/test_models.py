@@ -168,6 +168,35 @@ def test_shared_and_tied_tables_stay_one_table_after_saving(tmp_path, rng):
     assert loaded.backbone.decoder_embedding.token_embedding is table and loaded.logits.token_embedding is table
 
 
+def test_a_translator_that_starts_from_padding_keeps_that_row_zero_in_training(tmp_path, rng):
+    """Marian starts the decoder from its padding id, read by CTranslate2 as a
+    zero vector: the row is zero when built and after optimizer steps, and a
+    loaded model holds the same constraint; a translator with a start token
+    of its own trains that row like any other."""
+    import keras
+    import keras_attn
+    from keras_attn.layers import ZeroRow
+
+    def trained_table(model):
+        # Keras's optimizer step, as `fit` takes it (constraints included), with gradients that move every weight.
+        optimizer = keras.optimizers.Adam(0.01)
+        variables = model.trainable_variables
+        for _ in range(2):
+            optimizer.apply([rng.normal(size=v.shape).astype("float32") for v in variables], variables)
+        return np.asarray(model.backbone.decoder_embedding.token_embedding.embeddings)
+
+    marian = zoo.build("opus-mt-es-en", **SEQ2SEQ["opus-mt-es-en"])
+    assert not np.asarray(marian.backbone.decoder_embedding.token_embedding.embeddings)[marian.start_id].any()
+    table = trained_table(marian)
+    assert not table[marian.start_id].any() and table[:-1].any(axis=1).all()
+    marian.save(tmp_path / "marian.keras")
+    loaded = keras_attn.load_model(str(tmp_path / "marian.keras"))
+    constraint = loaded.backbone.decoder_embedding.token_embedding.embeddings.constraint
+    assert isinstance(constraint, ZeroRow) and constraint.row == marian.start_id
+    own_start = zoo.build("transformer", **SEQ2SEQ["transformer"])
+    assert own_start.start_id != own_start.pad_id and trained_table(own_start)[own_start.start_id].any()
+
+
 def test_the_translator_refuses_ids_and_sharing_that_do_not_fit():
     sizes = dict(hidden_dim=16, num_layers=1, num_heads=2, intermediate_dim=16)
     with pytest.raises(ValueError, match="`share_embeddings` needs equal vocabularies"):

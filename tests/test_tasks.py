@@ -75,3 +75,25 @@ def test_a_task_file_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["task.npz"]
     monkeypatch.undo()
     assert tasks.load_file(path).name == "sentiment"
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda arrays: arrays.pop("target_vocabulary"), "no target vocabulary of 'characters'"),
+    (lambda arrays: arrays.update(tokenization=np.array("morse")), "unknown tokenization 'morse'"),
+])
+def test_a_task_file_without_its_tokenizer_is_refused_by_name(tmp_path, edit, message):
+    path = tmp_path / "dates.npz"
+    tasks.save(tasks.dates(100), path)
+    with np.load(path) as stored:
+        arrays = dict(stored)
+    edit(arrays)
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=message):
+        tasks.load_file(path)
+
+
+def test_a_tokenization_is_refused_where_the_corpus_has_its_own():
+    from keras_attn.data import corpora
+
+    with pytest.raises(ValueError, match="--tokenization applies to --data spa-eng or --train-file, not 'sst2'"):
+        corpora.load("sst2", tokenization="marian_sentencepiece")

@@ -30,12 +30,12 @@ def _sequence_arrays(structure):
     return [a for a in arrays if a is not None and np.ndim(a) == 2]
 
 
-def row_lengths(*structures):
-    """Per row, one past the last non-zero id over every 2-D array given."""
+def row_lengths(*structures, pad_id=0):
+    """Per row, one past the last id that is not `pad_id` over every 2-D array given."""
     lengths = None
     for array in (a for s in structures for a in _sequence_arrays(s)):
-        nonzero = np.asarray(array) != 0
-        last = np.where(nonzero.any(axis=1), array.shape[1] - np.argmax(nonzero[:, ::-1], axis=1), 0)
+        real = np.asarray(array) != pad_id
+        last = np.where(real.any(axis=1), array.shape[1] - np.argmax(real[:, ::-1], axis=1), 0)
         lengths = last if lengths is None else np.maximum(lengths, last)
     if lengths is None:
         raise ValueError("No 2-D token-id array to measure lengths from.")
@@ -109,7 +109,7 @@ class LengthBucketedBatches(keras.utils.PyDataset):
     Args:
         x: a right-padded int array `(rows, length)` or a dict of arrays
             (2-D ones are token ids sharing the length axis; 1-D ones are
-            per-row values); the padding id is 0.
+            per-row values), right-padded with `pad_id`.
         y: targets; a 2-D `y` (e.g. the labels of a seq2seq model) is cut
             like `x`, a 1-D `y` (class labels) is left as it is.
         batch_size: rows per batch.
@@ -128,13 +128,15 @@ class LengthBucketedBatches(keras.utils.PyDataset):
             `keras_attn.training.distribution.process_shard`); `count` must
             divide `row_multiple`. Every process sees the same batches and
             widths, so together they train on the batches one process would.
+        pad_id: the padding id of `x` and a 2-D `y` (a Marian vocabulary
+            pads with its last id; its 0 is `</s>`, a real token).
 
     Arrays of different lengths (a seq2seq source and target) are cut to
     the longest of them: each batch's width covers every array's real ids.
     """
 
     def __init__(self, x, y=None, batch_size=64, width_multiple=8, shuffle=True, seed=0, row_multiple=1, shard=(0, 1),
-                 **kwargs):
+                 pad_id=0, **kwargs):
         super().__init__(**kwargs)
         self.x, self.y = x, y
         self.batch_size = check_positive_int("batch_size", batch_size)
@@ -146,7 +148,7 @@ class LengthBucketedBatches(keras.utils.PyDataset):
         self.shuffle = shuffle
         self.seed = seed
         self.epoch, self.first, self.in_epoch = 0, 0, False
-        self.lengths = row_lengths(x, y)
+        self.lengths = row_lengths(x, y, pad_id=pad_id)
         self._shuffle()
 
     def start_at(self, epoch, batch=0):

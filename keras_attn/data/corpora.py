@@ -25,9 +25,8 @@ import numpy as np
 from keras_attn import integrity, progress, tokenizers
 from keras_attn.data import readers as data
 from keras_attn.data import tasks
-from keras_attn.data.packing import SequencePacker, sentence_packer
+from keras_attn.data.packing import sentence_packer, source_packer, target_packer
 from keras_attn.data.tasks import CLASSIFICATION, TRANSLATION
-from keras_attn.tokenizers.vocabulary import END_ID, START_ID
 
 CORPUS_TASKS = ("spa-eng", "sst2")
 PRETRAINING_TEXTS = ("wikitext-2", "sst2-text")
@@ -76,13 +75,16 @@ def translation_task(name, pairs, test_pairs=None, tokenization="sentencepiece",
         train, validation, _ = data.grouped_split(sources[: len(pairs)], fractions=(0.9, 0.1, 0.0), seed=seed)
         test = np.arange(len(pairs), len(all_pairs))
     tokenizer_of, ids = dict(tokenizer_of or {}), {}
+    if not tokenizer_of and tokenizers.TOKENIZERS[tokenization].shared_vocabulary:
+        both_sides = [text for i in train for text in all_pairs[i]]
+        tokenizer_of["source"] = tokenizer_of["target"] = learn_tokenizer(tokenization, both_sides, vocabulary_size)
     for side, column in (("source", 0), ("target", 1)):
         sentences = [pair[column] for pair in all_pairs]
         if side not in tokenizer_of:
             tokenizer_of[side] = learn_tokenizer(tokenization, [sentences[i] for i in train], vocabulary_size)
         ids[side] = tokenize(tokenizer_of[side], sentences)
-    source, source_cut = SequencePacker(max_length).pack(ids["source"])
-    target, target_cut = SequencePacker(max_length, [START_ID], [END_ID]).pack(ids["target"])
+    source, source_cut = source_packer(tokenizer_of["source"], max_length).pack(ids["source"])
+    target, target_cut = target_packer(tokenizer_of["target"], max_length).pack(ids["target"])
     fits = ~(source_cut | target_cut)
     splits, examples = {}, {}
     for split, index in (("train", train), ("validation", validation), ("test", test)):
@@ -135,17 +137,20 @@ def classification_task(name, rows, test_rows=None, tokenization="wordpiece", vo
     return tasks.ClassificationTask(name, tokenizer, num_classes, splits, examples, labels=names, origin=origin)
 
 
-def spa_eng(data_dir=None, vocabulary_size=8000, max_length=64, num_examples=None, seed=0, tokenizer_of=None):
+def spa_eng(data_dir=None, vocabulary_size=8000, max_length=64, num_examples=None, seed=0, tokenizer_of=None,
+            tokenization="sentencepiece"):
     """The Spanish → English `TranslationTask` (see `translation_task`), in
-    SentencePiece subwords: cased text, detokenized as it was written. Pairs
+    SentencePiece subwords: cased text, detokenized as it was written (a
+    vocabulary per language; `tokenization="marian_sentencepiece"`: one for
+    both, in Marian's layout, for a model `export-huggingface` writes). Pairs
     of up to 64 pieces (the `transformer` preset's position table) are kept;
     length-bucketed batches keep the long ones from costing the short ones."""
     path = data.dataset_files("spa-eng", data_dir)["pairs"]
     pairs = [(spanish, english) for english, spanish in _sample(data.read_pairs(path).records, num_examples, seed)]
     origin = {"corpus": "spa-eng", "examples": num_examples, "seed": seed, "max_length": max_length,
-              "sha256": {"pairs": sha256(path)}}
-    return translation_task("spa-eng", pairs, vocabulary_size=vocabulary_size, max_length=max_length, seed=seed,
-                            tokenizer_of=tokenizer_of, origin=origin)
+              "tokenization": tokenization, "sha256": {"pairs": sha256(path)}}
+    return translation_task("spa-eng", pairs, tokenization=tokenization, vocabulary_size=vocabulary_size,
+                            max_length=max_length, seed=seed, tokenizer_of=tokenizer_of, origin=origin)
 
 
 def sst2(data_dir=None, vocabulary_size=8000, max_length=64, num_examples=None, seed=0, tokenizer=None):
@@ -220,12 +225,16 @@ def pretraining_corpus(names, data_dir=None, vocabulary_size=8000, max_length=64
     return tokenizer.vocabulary, rows(train), rows(validation)
 
 
-def load(name, data_dir=None, num_examples=None, seed=0, tokenizer_of=None, max_length=None):
+def load(name, data_dir=None, num_examples=None, seed=0, tokenizer_of=None, max_length=None, tokenization=None):
     """Corpus task `name`; `tokenizer_of` (`{"source", "target"}` or
-    `{"source"}` tokenizers, as `train` saves them) skip learning new ones."""
+    `{"source"}` tokenizers, as `train` saves them) skip learning new ones;
+    `tokenization` (spa-eng only) names the one to learn."""
     lengths = {"max_length": max_length} if max_length else {}
     if name == "spa-eng":
-        return spa_eng(data_dir, num_examples=num_examples, seed=seed, tokenizer_of=tokenizer_of, **lengths)
+        return spa_eng(data_dir, num_examples=num_examples, seed=seed, tokenizer_of=tokenizer_of,
+                       tokenization=tokenization or "sentencepiece", **lengths)
+    if tokenization:
+        raise ValueError(f"--tokenization applies to --data spa-eng or --train-file, not {name!r}.")
     if name == "sst2":
         tokenizer = (tokenizer_of or {}).get("source")
         return sst2(data_dir, num_examples=num_examples, seed=seed, tokenizer=tokenizer, **lengths)

@@ -80,3 +80,12 @@ def source_packer(tokenizer, max_length, pad_to_max_length=True):
     vocabularies, `text </s>` for a published Marian's."""
     start_ids, end_ids = tokenizer.source_special_ids()
     return SequencePacker(max_length, start_ids, end_ids, pad_to_max_length, tokenizer.vocabulary.pad_id)
+
+
+def target_packer(tokenizer, max_length, pad_to_max_length=True):
+    """The packer of a translator's target text: `[START] text [END]` in
+    `tokenizer`'s ids (the zoo's reserved tokens; `<pad> text </s>` for a
+    Marian vocabulary)."""
+    vocabulary = tokenizer.vocabulary
+    return SequencePacker(max_length, [vocabulary.start_id], [vocabulary.end_id], pad_to_max_length,
+                          vocabulary.pad_id)

@@ -68,7 +68,7 @@ class TranslationTask:
     """
 
     task_type = TRANSLATION
-    exact_overrides = ()  # every setting may exceed the task's (see `ClassificationTask`)
+    exact_overrides = ()  # every size may exceed the task's; ids the model's own `check_ids` compares
 
     name: str
     source_tokenizer: tokenizers.Tokenizer
@@ -115,6 +115,12 @@ class TranslationTask:
             "max_source_length": self.max_source_length,
             "max_target_length": self.max_target_length,
         }
+
+    def special_ids(self):
+        """The ids a model of this task pads, starts and ends with: its vocabulary's
+        (the zoo's reserved 0, 2, 3; a Marian vocabulary's `<pad>`, `<pad>`, `</s>`)."""
+        vocabulary = self.target_vocabulary
+        return {"pad_id": vocabulary.pad_id, "start_id": vocabulary.start_id, "end_id": vocabulary.end_id}
 
     def lengths(self):
         """The lengths an export of a model trained on this task pads to."""
@@ -167,6 +173,10 @@ class ClassificationTask:
             "max_length": self.max_length,
             "num_classes": self.num_classes,
         }
+
+    def special_ids(self):
+        """The id a model of this task pads with (0 in every classification vocabulary)."""
+        return {"pad_id": self.vocabulary.pad_id}
 
     def lengths(self):
         return {"max_length": self.max_length}
@@ -350,21 +360,27 @@ def save(task, path):
 
 def load_file(path):
     """The task that `save` wrote (no pickled objects are read)."""
-    required = {"name", "kind", "tokenization", "origin", "source_vocabulary"} | {
+    required = {"name", "kind", "tokenization", "origin"} | {
         f"{split}_{part}" for split in SPLITS for part in ("inputs", "targets", "texts", "answers")
     }
     arrays = read_arrays(path, "keras-attn task file", required)
-    check_holds(path, "keras-attn task file", arrays,
-                {"num_classes", "labels"} if str(arrays["kind"]) == "classification" else {"target_vocabulary"})
+    classification = str(arrays["kind"]) == "classification"
+    if classification:
+        check_holds(path, "keras-attn task file", arrays, {"num_classes", "labels"})
     name, tokenization = str(arrays["name"]), str(arrays["tokenization"])
+    if tokenization not in tokenizers.TOKENIZERS:
+        raise ValueError(f"{path}: unknown tokenization {tokenization!r}; known: {sorted(tokenizers.TOKENIZERS)}.")
+    kind = tokenizers.TOKENIZERS[tokenization]
+    sides = {side: kind.from_arrays(arrays, side) for side in (("source",) if classification else ("source", "target"))}
+    missing = sorted(side for side, tokenizer in sides.items() if tokenizer is None)
+    if missing:
+        raise ValueError(f"{path}: not a keras-attn task file (no {' or '.join(missing)} vocabulary of {tokenization!r}).")
     splits, examples = {}, {}
     for split in ("train", "validation", "test"):
         splits[split] = (arrays[f"{split}_inputs"], arrays[f"{split}_targets"])
         examples[split] = list(zip(arrays[f"{split}_texts"].tolist(), arrays[f"{split}_answers"].tolist()))
-    kind = tokenizers.TOKENIZERS[tokenization]
-    source = kind.from_arrays(arrays, "source")
     origin = json.loads(str(arrays["origin"]))
-    if str(arrays["kind"]) == "classification":
+    if classification:
         labels = json.loads(str(arrays["labels"]))
-        return ClassificationTask(name, source, int(arrays["num_classes"]), splits, examples, labels, origin)
-    return TranslationTask(name, source, kind.from_arrays(arrays, "target"), splits, examples, origin)
+        return ClassificationTask(name, sides["source"], int(arrays["num_classes"]), splits, examples, labels, origin)
+    return TranslationTask(name, sides["source"], sides["target"], splits, examples, origin)

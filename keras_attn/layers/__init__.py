@@ -15,6 +15,7 @@ from keras_attn.layers.token_and_position_embedding import TokenAndPositionEmbed
 from keras_attn.layers.transformer_decoder_block import TransformerDecoderBlock
 from keras_attn.layers.transformer_encoder_block import TransformerEncoderBlock
 from keras_attn.layers.while_loop_bidirectional import WhileLoopBidirectional
+from keras_attn.layers.zero_row_constraint import ZeroRow
 
 __all__ = [
     "ACTIVATIONS",
@@ -30,6 +31,7 @@ __all__ = [
     "TransformerDecoderBlock",
     "TransformerEncoderBlock",
     "WhileLoopBidirectional",
+    "ZeroRow",
     "activation",
     "causal_mask",
     "fused_attention",

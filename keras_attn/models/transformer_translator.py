@@ -24,7 +24,10 @@ class TransformerTranslator(GenerativeTask):
             plus a bias (Marian's `tie_word_embeddings` and final logits
             bias), rather than a projection of their own.
         start_id: the token generation starts from (Marian starts from
-            its padding token).
+            its padding token). Where it is the backbone's `pad_id`, that
+            row of the decoder's token table is zero and stays zero in
+            training (`layers.ZeroRow`): Marian and CTranslate2 start the
+            decoder from a zero vector.
         end_id: the token that ends a generated sequence.
 
     Example:
@@ -46,6 +49,10 @@ class TransformerTranslator(GenerativeTask):
         self.end_id = check_range("end_id", end_id, 0, vocabulary_size - 1)
         self.tied_logits = bool(tied_logits)
         self.backbone = backbone
+        if self.start_id == backbone.pad_id:
+            table = backbone.decoder_embedding.token_embedding.embeddings
+            table.constraint = layers.ZeroRow(self.start_id)
+            table.assign(table.constraint(table))
         if self.tied_logits:
             self.logits = layers.TiedLogits(backbone.decoder_embedding.token_embedding, name="logits",
                                             dtype=backbone.dtype_policy)

@@ -14,6 +14,8 @@ class Tokenizer:
     (text → tokens) and `join` (tokens → text)."""
 
     name = None
+    # Marian's: one vocabulary learned on both languages, as tied embeddings need.
+    shared_vocabulary = False
 
     def __init__(self, vocabulary):
         self.vocabulary = vocabulary if isinstance(vocabulary, Vocabulary) else Vocabulary(vocabulary)

@@ -27,6 +27,7 @@ True
 'la casa es azul'
 """
 
+import io
 import json
 import os
 
@@ -45,6 +46,7 @@ class MarianSentencePieceTokenizer(Tokenizer):
     pad, unk, end and start tokens)."""
 
     name = "marian_sentencepiece"
+    shared_vocabulary = True
 
     def __init__(self, model_proto, vocabulary):
         import sentencepiece  # only where a SentencePiece model is used (the GPU machine need not have it)
@@ -55,6 +57,24 @@ class MarianSentencePieceTokenizer(Tokenizer):
             raise ValueError(f"`vocabulary` names no {', '.join(missing)} token; Marian needs {sorted(MARIAN_SPECIAL_TOKENS)}.")
         self.model_proto = bytes(model_proto)
         self.processor = sentencepiece.SentencePieceProcessor(model_proto=self.model_proto)
+
+    @classmethod
+    def learn(cls, sentences, vocabulary_size):
+        """One unigram model learned on `sentences` (both languages' for a
+        joint vocabulary), in Marian's layout: `</s>` 0, `<unk>` 1, the
+        pieces, `<pad>` last, so `vocabulary_size` ids in all (fewer where a
+        small corpus allows fewer pieces)."""
+        import sentencepiece
+
+        model = io.BytesIO()
+        sentencepiece.SentencePieceTrainer.train(
+            sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocabulary_size - 2,
+            model_type="unigram", character_coverage=1.0, hard_vocab_limit=False, unk_id=0, bos_id=-1, eos_id=-1,
+            minloglevel=2, num_threads=os.cpu_count() or 1,
+        )
+        processor = sentencepiece.SentencePieceProcessor(model_proto=model.getvalue())
+        pieces = [processor.id_to_piece(i) for i in range(1, processor.get_piece_size())]  # 0 is its <unk>
+        return cls(model.getvalue(), Vocabulary(["</s>", "<unk>"] + pieces + ["<pad>"], MARIAN_SPECIAL_TOKENS))
 
     def split(self, text):
         return self.processor.encode(text, out_type=str)

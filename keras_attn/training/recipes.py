@@ -48,9 +48,10 @@ def compile_model(model, learning_rate=1e-3, total_steps=None):
 
 
 def task_overrides(name, task):
-    """The task's sizes (vocabulary, lengths, classes) that preset `name` accepts."""
+    """The task's sizes (vocabulary, lengths, classes) and special ids that preset `name` accepts."""
     accepted = set(zoo.accepted_keys(name))
-    return {key: value for key, value in task.model_overrides().items() if key in accepted}
+    settings = {**task.model_overrides(), **task.special_ids()}
+    return {key: value for key, value in settings.items() if key in accepted}
 
 
 def train(
@@ -222,10 +223,11 @@ def _fit(model, name, task, out_dir, overrides, epochs, batch_size, beam_size, e
     # A preset's run records its settings over the preset's; an imported model's (no preset), its own.
     settings = {**zoo.config(name), **overrides} if name else model.current_settings()
     run_directory.write_config(out_dir, type(model), name, task.tokenizers, settings, task.metadata())
+    pad_id = task.tokenizers["source"].vocabulary.pad_id
     train_batches = LengthBucketedBatches(*model.fit_inputs(task, "train"), batch_size=batch_size, seed=seed,
-                                          **_batching())
+                                          pad_id=pad_id, **_batching())
     validation_batches = LengthBucketedBatches(*model.fit_inputs(task, "validation"), batch_size=batch_size,
-                                               shuffle=False, **_batching())
+                                               shuffle=False, pad_id=pad_id, **_batching())
     schedule_steps = len(train_batches) * epochs if model.warmup else None
     with progress.step(f"training {name or type(model).__name__} for {epochs} epoch(s)"):
         model, fitted = _fit_best_epoch(model, train_batches, validation_batches, epochs, out_dir,
