@@ -9,7 +9,7 @@ over the `prefill` and `step` pieces; tests hold both to the compiled Keras
 searches.
 
     model = ExportedModel("export_dir")                 # ONNX, float32
-    model = ExportedModel("export_dir", format="tflite", quantization="int8")
+    model = ExportedModel("export_dir", format="tflite", quantization="int8", threads=1)
     model.greedy(source_ids).tokens
     model.beam(source_ids, beam_size=4).tokens
     model.classify(token_ids)                          # probabilities
@@ -20,8 +20,8 @@ import numpy as np
 
 from keras_attn import integrity
 from keras_attn.quiet import native_stderr_muted
-from keras_attn.validation import (MAX_UNBOUNDED_STEPS, check_beam_size, check_non_negative, check_range,
-                                   check_search_rows, check_token_ids)
+from keras_attn.validation import (MAX_UNBOUNDED_STEPS, check_beam_size, check_non_negative, check_positive_int,
+                                   check_range, check_search_rows, check_token_ids)
 from keras_attn.inference import search
 
 _ONNX_TYPES = {"tensor(int32)": "int32", "tensor(int64)": "int64", "tensor(float)": "float32", "tensor(bool)": "bool"}
@@ -32,13 +32,16 @@ def _dims(shape):
 
 
 class OnnxRunner:
-    """One ONNX artifact in ONNX Runtime: `runner(dict of arrays) → dict of arrays`."""
+    """One ONNX artifact in ONNX Runtime: `runner(dict of arrays) → dict of arrays`;
+    `threads` for its operators (default: ONNX Runtime's, one per core)."""
 
-    def __init__(self, path):
+    def __init__(self, path, threads=None):
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
+        if threads is not None:
+            options.intra_op_num_threads = threads
         self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         self.inputs = [
             {"name": i.name, "dtype": _ONNX_TYPES.get(i.type, i.type), "shape": _dims(i.shape)}
@@ -56,12 +59,13 @@ class OnnxRunner:
 
 
 class LiteRTRunner:
-    """One TFLite artifact in the LiteRT interpreter (builtin ops; no Flex delegate)."""
+    """One TFLite artifact in the LiteRT interpreter (builtin ops; no Flex
+    delegate); `threads` for its kernels (default: LiteRT's)."""
 
-    def __init__(self, path):
+    def __init__(self, path, threads=None):
         from ai_edge_litert.interpreter import Interpreter
 
-        self.interpreter = Interpreter(model_path=path)
+        self.interpreter = Interpreter(model_path=path, num_threads=threads)
         self.runner = self.interpreter.get_signature_runner()
         self.called = False
         details = self.runner.get_input_details(), self.runner.get_output_details()
@@ -175,12 +179,15 @@ class ExportedModel:
     hashing), so a tampered or truncated file is an `IntegrityError`, never
     a silently different model; it is opened when first used.
     `host_loop=True` searches with the prefill and step pieces even where
-    the export holds the whole searches as graphs.
+    the export holds the whole searches as graphs. `threads` caps the
+    threads of each runtime's kernels (default: the runtime's own choice).
     """
 
-    def __init__(self, directory, format="onnx", quantization="float32", check_integrity=True, host_loop=False):
+    def __init__(self, directory, format="onnx", quantization="float32", check_integrity=True, host_loop=False,
+                 threads=None):
         if format not in RUNNERS:
             raise ValueError(f"`format` must be one of {sorted(RUNNERS)}, got {format!r}.")
+        self.threads = None if threads is None else check_positive_int("threads", threads)
         self.manifest = integrity.read_manifest(directory)
         self.format, self.host_loop = format, host_loop
         self.paths, self.artifacts, self.opened = {}, {}, {}
@@ -196,7 +203,7 @@ class ExportedModel:
     def runner(self, role):
         """The runner of the artifact of `role`, opened once and checked against its manifest entry."""
         if role not in self.opened:
-            runner = RUNNERS[self.format](self.paths[role])
+            runner = RUNNERS[self.format](self.paths[role], self.threads)
             check_described(runner, self.artifacts[role], self.manifest["runtime"])
             self.opened[role] = runner
         return self.opened[role]

@@ -85,6 +85,20 @@ def test_runtime_decoding_equals_keras(exports, name, fmt, host_loop, rng):
     assert same.sum() >= len(same) - 1, (beam.tokens, expected_beam.tokens)
 
 
+@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
+def test_the_runtime_runs_on_the_threads_it_is_given(exports, fmt, rng):
+    model, directory = exports["transformer"]
+    source = random_ids(rng, (2, 5), 40, lengths=[5, 2])
+    exported = runtime.ExportedModel(directory, format=fmt, threads=1)
+    np.testing.assert_array_equal(exported.greedy(source, max_length=6).tokens,
+                                  decoding.greedy_decode(model, source, max_length=6).tokens)
+    if fmt == "onnx":
+        assert exported.runner("greedy_search").session.get_session_options().intra_op_num_threads == 1
+    for threads in (0, 1.5, True):
+        with pytest.raises(ValueError, match="`threads` must be a positive integer"):
+            runtime.ExportedModel(directory, format=fmt, threads=threads)
+
+
 def test_runtime_classifies_like_keras(exports, rng):
     model, directory = exports["transformer-classifier"]
     ids = random_ids(rng, (3, 8), 40, lengths=[8, 2, 5])
