@@ -44,13 +44,15 @@ def test_layer_matches_plain_with_padding(rng, causal):
 def test_cached_step_matches_plain(rng):
     attention = layers.MultiHeadAttention(num_heads=2, key_dim=8)
     step = rng.normal(size=(2, 1, 16)).astype("float32")
-    cache = rng.normal(size=(2, 6, 32)).astype("float32")  # slots past the index must be ignored
+    # Slots past the index must be ignored.
+    cache = (rng.normal(size=(2, 2, 8, 6)).astype("float32"), rng.normal(size=(2, 2, 6, 8)).astype("float32"))
     index = np.array([3, 0], "int32")
     plain, plain_cache = attention(step, step, cache=cache, cache_index=index)
     with layers.fused_attention():
         fused, fused_cache = attention(step, step, cache=cache, cache_index=index)
     np.testing.assert_allclose(np.asarray(fused), np.asarray(plain), atol=ATOL)
-    np.testing.assert_array_equal(np.asarray(fused_cache), np.asarray(plain_cache))
+    for got, expected in zip(fused_cache, plain_cache):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
 
 
 def test_weights_requested_means_plain(rng):

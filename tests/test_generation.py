@@ -91,7 +91,7 @@ class PrefixLMBackbone(models.Backbone):
 class PrefixLM(models.GenerativeTask):
     backbone_class = PrefixLMBackbone
     prompt_name, target_name = "prompt_ids", "target_ids"
-    source_aligned = ("prompt_states",)
+    source_aligned = {"prompt_states": 1}
 
     def __init__(self, backbone, name="prefix_lm", **kwargs):
         self.backbone = backbone

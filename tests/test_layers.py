@@ -118,10 +118,16 @@ class TestMultiHeadAttention:
         layer = layers.MultiHeadAttention(num_heads=2, key_dim=4)
         x = rng.normal(size=(2, 5, 8)).astype("float32")
         full = np.asarray(layer(x, x, use_causal_mask=True))
-        cache = np.zeros((2, 7, 2 * 8), "float32")  # room for more steps than used
+        # Room for more steps than used, filled with what a step must never read.
+        cache = (np.full((2, 2, 4, 7), 9.0, "float32"), np.full((2, 2, 7, 4), 9.0, "float32"))
         for t in range(5):
             out, cache = layer(x[:, t : t + 1], x[:, t : t + 1], cache=cache, cache_index=np.full((2,), t))
             np.testing.assert_allclose(out[:, 0], full[:, t], atol=1e-5)
+        # The slots written are the projected keys (transposed) and values, in the projection's layout.
+        keys, values = layer.project_key_value(x)
+        np.testing.assert_allclose(np.asarray(cache[0])[..., :5], np.asarray(keys), atol=1e-6)
+        np.testing.assert_allclose(np.asarray(cache[1])[:, :, :5], np.asarray(values), atol=1e-6)
+        assert np.all(np.asarray(cache[1])[:, :, 5:] == 9.0)
 
     def test_projected_key_value_equals_projecting_each_call(self, rng):
         layer = layers.MultiHeadAttention(num_heads=2, key_dim=4)
@@ -130,14 +136,14 @@ class TestMultiHeadAttention:
         padding = np.array([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]])
         direct, direct_weights = layer(query, memory, padding_mask=padding, return_attention_scores=True)
         key_value = layer.project_key_value(memory)
-        assert tuple(key_value.shape) == (2, 5, 16)
+        assert [tuple(x.shape) for x in key_value] == [(2, 2, 4, 5), (2, 2, 5, 4)]
         reused, reused_weights = layer(
             query, None, padding_mask=padding, key_value=key_value, return_attention_scores=True
         )
         np.testing.assert_allclose(np.asarray(reused), np.asarray(direct), atol=1e-6)
         np.testing.assert_allclose(np.asarray(reused_weights), np.asarray(direct_weights), atol=1e-6)
         with pytest.raises(ValueError, match="not both"):
-            layer(query[:, :1], query[:, :1], cache=np.zeros((2, 4, 16), "float32"),
+            layer(query[:, :1], query[:, :1], cache=(np.zeros((2, 2, 4, 4), "float32"), np.zeros((2, 2, 4, 4), "float32")),
                   cache_index=np.zeros((2,), "int32"), key_value=key_value)
 
     def test_weights_over_padding_are_zero(self, rng):

@@ -131,17 +131,21 @@ def _padded(inputs, artifact, extra, pad_id):
     return out
 
 
-def _compare(reference, candidate, source_ids=None, source_aligned=(), directional=(), pad_id=0):
+def _compare(reference, candidate, source_ids=None, source_aligned=None, directional=(), pad_id=0):
     """Max abs and relative errors over the reference's shape, and argmax
     agreement of the logits; outputs over source positions (the model's
-    `source_aligned`) only at real source positions; the least cosine
-    similarity of the model's `directional` outputs."""
+    `source_aligned`: `{name: axis of the positions}`) only at real source
+    positions; the least cosine similarity of the model's `directional`
+    outputs."""
+    source_aligned = source_aligned or {}
     worst = {"max_abs_error": 0.0, "relative_error": 0.0, "argmax_agreement": None}
     for name, ref in reference.items():
         got = candidate[name][tuple(slice(0, n) for n in ref.shape)].astype("float64")
         ref = ref.astype("float64")
         if name in source_aligned and source_ids is not None:
-            keep = (source_ids != pad_id)[:, :, None]
+            shape = [1] * ref.ndim
+            shape[0], shape[source_aligned[name]] = source_ids.shape
+            keep = (source_ids != pad_id).reshape(shape)
             got, ref = got * keep, ref * keep
         error = float(np.max(np.abs(got - ref))) if ref.size else 0.0
         scale = float(np.max(np.abs(ref))) or 1.0

@@ -98,8 +98,8 @@ class _CompiledSearch(keras.Model):
     def _prefill(self, prompt_ids, steps):
         """The state after the prompt, its per-step entries cut to `steps` slots."""
         state = dict(self.prefill({self.prompt_name: prompt_ids}))
-        for name in self.per_step_state:
-            state[name] = state[name][:, :steps]
+        for name, axis in self.per_step_state.items():
+            state[name] = state[name][(slice(None),) * axis + (slice(None, steps),)]
         state[self.prompt_name] = prompt_ids
         return state
 

@@ -18,21 +18,23 @@ class MultiHeadAttention(keras.layers.Layer):
     `keras.layers.MultiHeadAttention`, whose boolean mask handling lowers to
     ops that TFLite's builtin set rejects.
 
-    Incremental decoding uses a fixed-size cache of shape
-    `(batch, max_length, 2 * num_heads * key_dim)` (keys, then values,
-    before the head split). A step writes its key/value at `cache_index`
+    Incremental decoding uses a fixed-size cache, a pair `(keys, values)`
+    laid out as the step's matmuls read them: keys `(batch, num_heads,
+    key_dim, max_length)` (already transposed), values `(batch, num_heads,
+    max_length, key_dim)`. A step writes its key/value at `cache_index`
     with `where` over a one-hot slot, and attends to slots `<= cache_index`.
     Static shapes keep the step graph the same at every step, for XLA,
-    TFLite and ONNX alike.
-
-    Under `keras_attn.layers.fused_attention()` the attention itself runs
-    through `keras.ops.dot_product_attention` (cuDNN flash attention on a
-    GPU); the weights and the cache are the same.
+    TFLite and ONNX alike, and the layout means a step never splits,
+    transposes or copies the cache other than to write its slot.
 
     Cross-attention over a fixed memory (the encoder outputs, during
     decoding) projects that memory to keys and values once with
-    `project_key_value` and passes the result as `key_value` at every step,
-    instead of re-projecting it per generated token.
+    `project_key_value`, in the same layout, and passes the pair as
+    `key_value` at every step, instead of re-projecting it per token.
+
+    Under `keras_attn.layers.fused_attention()` attention without a cache
+    runs through `keras.ops.dot_product_attention` (cuDNN flash attention on
+    a GPU); a cached or projected step (one query) always computes plain.
 
     Args:
         num_heads: number of attention heads.
@@ -46,8 +48,9 @@ class MultiHeadAttention(keras.layers.Layer):
             (may be None) when `key_value` is given.
         padding_mask: optional `(batch, keys)`, 1 for real keys.
         use_causal_mask: query `i` only sees keys `<= i`.
-        cache: optional cache (see above), for self-attention of one
-            new position; the layer then returns the updated cache.
+        cache: optional `(keys, values)` cache (see above), for
+            self-attention of one new position; the layer then returns the
+            updated pair.
         cache_index: int `(batch,)`, the position being decoded.
         key_value: optional `project_key_value(value)`, computed once (the
             layer must already be built).
@@ -101,34 +104,63 @@ class MultiHeadAttention(keras.layers.Layer):
         return ops.reshape(x, (batch, length, self.num_heads * self.key_dim))
 
     def project_key_value(self, value):
-        """`(batch, keys, 2 * num_heads * key_dim)`: the keys, then the values,
-        projected from `value`; the layout of the cache and of `key_value`."""
-        return ops.concatenate([self.key_dense(value), self.value_dense(value)], axis=-1)
+        """`(keys (batch, num_heads, key_dim, length), values (batch,
+        num_heads, length, key_dim))` projected from `value`: the layout of
+        the cache and of `key_value`."""
+        batch, length = ops.shape(value)[0], ops.shape(value)[1]
+        keys = ops.reshape(self.key_dense(value), (batch, length, self.num_heads, self.key_dim))
+        return ops.transpose(keys, (0, 2, 3, 1)), self._split_heads(self.value_dense(value), batch, length)
 
     def _write_cache(self, cache, value, cache_index):
-        """Stores this step's key/value in slot `cache_index`; returns cache and key mask."""
-        slots = ops.reshape(ops.arange(ops.shape(cache)[1]), (1, -1))
-        index = ops.reshape(ops.cast(cache_index, slots.dtype), (-1, 1))
-        step_kv = self.project_key_value(value)
-        is_slot = ops.expand_dims(ops.equal(slots, index), -1)
-        cache = ops.where(is_slot, ops.cast(step_kv, cache.dtype), cache)
-        return cache, ops.less_equal(slots, index)
+        """Stores this step's key/value in slot `cache_index`; returns the
+        cache and the mask of the slots written so far `(batch, 1, 1, slots)`."""
+        keys, values = cache
+        slots = ops.arange(ops.shape(values)[2])
+        index = ops.reshape(ops.cast(cache_index, slots.dtype), (-1, 1, 1, 1))
+        step_keys, step_values = self.project_key_value(value)
+        keys = ops.where(ops.equal(ops.reshape(slots, (1, 1, 1, -1)), index), ops.cast(step_keys, keys.dtype), keys)
+        values = ops.where(ops.equal(ops.reshape(slots, (1, 1, -1, 1)), index), ops.cast(step_values, values.dtype),
+                           values)
+        written = ops.cast(ops.less_equal(ops.reshape(slots, (1, 1, 1, -1)), index), "float32")
+        return (keys, values), written
 
-    def _plain_attention(self, query, key, value, padding_mask, use_causal_mask, scale, training):
-        batch, query_length, key_length = ops.shape(query)[0], ops.shape(query)[1], ops.shape(key)[1]
+    def _attend(self, query, keys, values, mask, training):
+        """`softmax(q k / sqrt(key_dim) + mask) v` over heads: `query (b, q,
+        inner)`, `keys (b, h, key_dim, k)`, `values (b, h, k, key_dim)`;
+        `mask` broadcasts to `(b, h, q, k)`, 1 where a key is seen. Returns
+        the output and the weights `(b, h, q, k)`."""
+        batch, query_length = ops.shape(query)[0], ops.shape(query)[1]
         query_heads = self._split_heads(query, batch, query_length)
-        key_heads = self._split_heads(key, batch, key_length)
-        value_heads = self._split_heads(value, batch, key_length)
-        scores = ops.matmul(query_heads * ops.cast(scale, query_heads.dtype), ops.transpose(key_heads, (0, 1, 3, 2)))
+        scale = ops.cast(1.0 / math.sqrt(self.key_dim), query_heads.dtype)
+        scores = ops.matmul(query_heads * scale, ops.cast(keys, query_heads.dtype))
+        weights = ops.cast(masked_softmax(scores, mask), self.compute_dtype)
+        attended = ops.matmul(self.dropout_layer(weights, training=training), ops.cast(values, self.compute_dtype))
+        return self.output_dense(self._merge_heads(attended, batch, query_length)), weights
+
+    def _uncached_attention(self, query, value, padding_mask, use_causal_mask, return_attention_scores, training):
+        """Attention of every query over keys and values projected from `value` here."""
+        batch, query_length = ops.shape(query)[0], ops.shape(query)[1]
+        key_length = ops.shape(value)[1]  # from an input, not a Dense output (see _split_heads)
+        projected_query, keys, values = self.query_dense(query), self.key_dense(value), self.value_dense(value)
+        if fused_attention_enabled() and not return_attention_scores:
+            heads = (self.num_heads, self.key_dim)
+            attended = dot_product_attention(
+                ops.reshape(projected_query, (batch, query_length) + heads),
+                ops.reshape(keys, (batch, key_length) + heads),
+                ops.reshape(values, (batch, key_length) + heads),
+                padding_mask=padding_mask,
+                causal=use_causal_mask,
+                scale=1.0 / math.sqrt(self.key_dim),
+            )
+            return self.output_dense(ops.reshape(attended, (batch, query_length, self.num_heads * self.key_dim))), None
         mask = None
         if padding_mask is not None:
             mask = ops.expand_dims(key_padding_mask(padding_mask), 1)  # (b, 1, 1, k)
         if use_causal_mask:
             causal = causal_mask(query_length, key_length)
             mask = causal if mask is None else mask * causal
-        weights = ops.cast(masked_softmax(scores, mask), self.compute_dtype)
-        attended = ops.matmul(self.dropout_layer(weights, training=training), value_heads)
-        return self.output_dense(self._merge_heads(attended, batch, query_length)), weights
+        keys = ops.transpose(self._split_heads(keys, batch, key_length), (0, 1, 3, 2))
+        return self._attend(projected_query, keys, self._split_heads(values, batch, key_length), mask, training)
 
     def call(
         self,
@@ -142,41 +174,19 @@ class MultiHeadAttention(keras.layers.Layer):
         training=None,
         key_value=None,
     ):
-        inner_dim = self.num_heads * self.key_dim
         if cache is not None:
             if cache_index is None:
                 raise ValueError("`cache_index` is required when `cache` is given.")
             if key_value is not None:
                 raise ValueError("Pass `cache` (self-attention) or `key_value` (fixed memory), not both.")
-            cache, padding_mask = self._write_cache(cache, value, cache_index)
-            key_value = cache
-        if key_value is not None:
-            key = ops.cast(key_value[..., :inner_dim], self.compute_dtype)
-            value_states = ops.cast(key_value[..., inner_dim:], self.compute_dtype)
+            cache, mask = self._write_cache(cache, value, cache_index)
+            output, weights = self._attend(self.query_dense(query), *cache, mask, training)
+        elif key_value is not None:
+            mask = None if padding_mask is None else ops.expand_dims(key_padding_mask(padding_mask), 1)
+            output, weights = self._attend(self.query_dense(query), *key_value, mask, training)
         else:
-            key = self.key_dense(value)
-            value_states = self.value_dense(value)
-
-        batch, query_length = ops.shape(query)[0], ops.shape(query)[1]
-        # From an input, not a Dense output (see _split_heads).
-        key_length = ops.shape(value if key_value is None else key_value)[1]
-        projected_query = self.query_dense(query)
-        scale = 1.0 / math.sqrt(self.key_dim)
-        if fused_attention_enabled() and not return_attention_scores:
-            heads = (self.num_heads, self.key_dim)
-            attended = dot_product_attention(
-                ops.reshape(projected_query, (batch, query_length) + heads),
-                ops.reshape(key, (batch, key_length) + heads),
-                ops.reshape(value_states, (batch, key_length) + heads),
-                padding_mask=padding_mask,
-                causal=use_causal_mask,
-                scale=scale,
-            )
-            output = self.output_dense(ops.reshape(attended, (batch, query_length, inner_dim)))
-        else:
-            output, weights = self._plain_attention(
-                projected_query, key, value_states, padding_mask, use_causal_mask, scale, training
-            )
+            output, weights = self._uncached_attention(query, value, padding_mask, use_causal_mask,
+                                                       return_attention_scores, training)
 
         outputs = (output,)
         if cache is not None:
@@ -191,9 +201,9 @@ class MultiHeadAttention(keras.layers.Layer):
         width = self.output_dim or query.shape[-1]
         outputs = (keras.KerasTensor(tuple(query.shape[:-1]) + (width,), self.compute_dtype),)
         if cache is not None:
-            outputs += (keras.KerasTensor(cache.shape, cache.dtype),)
+            outputs += (tuple(keras.KerasTensor(x.shape, x.dtype) for x in cache),)
         if return_attention_scores:
-            keys = next(x for x in (cache, key_value, value) if x is not None).shape[1]
+            keys = (cache or key_value)[1].shape[2] if (cache or key_value) is not None else value.shape[1]
             outputs += (
                 keras.KerasTensor((query.shape[0], self.num_heads, query.shape[1], keys), self.compute_dtype),
             )

@@ -21,8 +21,8 @@ class TransformerDecoderBlock(TransformerBlock):
             computed once before decoding so that a step does not project
             the whole source again.
         cache, cache_index: decode one position with the fixed-size
-            self-attention cache of `MultiHeadAttention`; the updated cache
-            is returned after the output.
+            self-attention `(keys, values)` cache of `MultiHeadAttention`;
+            the updated pair is returned after the output.
         return_attention_scores: also return the cross-attention weights
             `(batch, num_heads, target_length, source_length)`.
 
@@ -54,8 +54,8 @@ class TransformerDecoderBlock(TransformerBlock):
             layer.build(inputs_shape)
 
     def encoder_key_value(self, encoder_outputs):
-        """The cross-attention keys and values of `encoder_outputs`,
-        `(batch, source_length, 2 * dim)`."""
+        """The cross-attention `(keys, values)` of `encoder_outputs`, in
+        `MultiHeadAttention.project_key_value`'s layout."""
         return self.cross_attention.project_key_value(encoder_outputs)
 
     def call(
@@ -98,12 +98,12 @@ class TransformerDecoderBlock(TransformerBlock):
                             encoder_key_value=None):
         outputs = (keras.KerasTensor(inputs.shape, self.compute_dtype),)
         if cache is not None:
-            outputs += (keras.KerasTensor(cache.shape, cache.dtype),)
+            outputs += (tuple(keras.KerasTensor(x.shape, x.dtype) for x in cache),)
         if return_attention_scores:
-            source = encoder_outputs if encoder_key_value is None else encoder_key_value
+            source_length = encoder_outputs.shape[1] if encoder_key_value is None else encoder_key_value[1].shape[2]
             outputs += (
                 keras.KerasTensor(
-                    (inputs.shape[0], self.num_heads, inputs.shape[1], source.shape[1]),
+                    (inputs.shape[0], self.num_heads, inputs.shape[1], source_length),
                     self.compute_dtype,
                 ),
             )

@@ -31,7 +31,7 @@ class BahdanauTranslator(GenerativeTask):
 
     backbone_class = BahdanauBackbone
     warmup = False
-    source_aligned = ("encoder_outputs",)
+    source_aligned = {"encoder_outputs": 1}
 
     def __init__(self, backbone, output_dropout=0.1, name="bahdanau", **kwargs):
         self.check_backbone(backbone)

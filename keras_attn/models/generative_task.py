@@ -35,15 +35,16 @@ class GenerativeTask(Task):
     """Class attributes: `prompt_name` (the prompt's input name),
     `target_name` (the teacher-forced input of the forward model), `start_id`
     and `end_id` (the tokens generation starts from and ends with),
-    `per_step_state` (state entries with one slot per generated position
-    along axis 1, sized by the position table: a search of `n` steps keeps
-    only the first `n`, so each step attends over and rewrites no more)."""
+    `per_step_state` (`{name: axis}` of the state entries with one slot per
+    generated position along `axis`, sized by the position table: a search
+    of `n` steps keeps only the first `n`, so each step attends over and
+    rewrites no more)."""
 
     task_type = TRANSLATION
     prompt_name = "encoder_token_ids"
     target_name = "decoder_token_ids"
     start_id, end_id = START_ID, END_ID
-    per_step_state = ()
+    per_step_state = {}
 
     # --- The protocol. ---
 

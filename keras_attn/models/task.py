@@ -102,7 +102,7 @@ class Task(keras.Model):
     task_type = None
     warmup = True
     aligned_input = None
-    source_aligned = ()  # outputs over `aligned_input`'s positions (padded ones are never read)
+    source_aligned = {}  # {output: axis} over `aligned_input`'s positions (padded ones are never read)
     directional = ()  # vector outputs whose direction is what counts: checked by cosine similarity
 
     # --- Building from flat settings (presets and overrides). ---

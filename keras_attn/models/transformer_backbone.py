@@ -132,7 +132,7 @@ class TransformerBackbone(Backbone):
         return x if self.encoder_norm is None else self.encoder_norm(x)
 
     @property
-    def cache_shape(self):
-        """`(max_target_length, num_layers * 2 * hidden_dim)`: the step's key/value cache, per example."""
-        embedding = self.decoder_embedding
-        return (embedding.sequence_length, len(self.decoder_blocks) * 2 * embedding.embedding_dim)
+    def decoder_heads(self):
+        """`(num_heads, key_dim)` of the decoder's attention: the layout of its caches."""
+        block = self.decoder_blocks[0]
+        return block.num_heads, self.decoder_embedding.embedding_dim // block.num_heads

@@ -1,6 +1,14 @@
 """The Transformer translator: a `TransformerBackbone` and its output layer,
 with an encoder (prefill) and a one-position decoder step that keeps a
-fixed-size key/value cache, so generation never recomputes the prefix."""
+fixed-size key/value cache, so generation never recomputes the prefix.
+
+The generation state is one tensor per decoder layer and role, in the
+layout the step's matmuls read (`MultiHeadAttention`'s): `keys_{i}` `(b,
+heads, key_dim, slots)` and `values_{i}` `(b, heads, slots, key_dim)` for
+layer `i`'s self-attention, `cross_keys_{i}` and `cross_values_{i}` the same
+over the source for its cross-attention, projected once by the prefill. A
+step reads each whole and writes one slot of the first two: no slicing,
+splitting or transposing of a cache per token."""
 
 import keras
 from keras import ops
@@ -39,8 +47,6 @@ class TransformerTranslator(GenerativeTask):
     """
 
     backbone_class = TransformerBackbone
-    source_aligned = ("cross_cache",)
-    per_step_state = ("cache",)
 
     def __init__(self, backbone, tied_logits=False, start_id=START_ID, end_id=END_ID, name="transformer", **kwargs):
         self.check_backbone(backbone)
@@ -76,6 +82,16 @@ class TransformerTranslator(GenerativeTask):
     def position_limits(self):
         return self.backbone.encoder_embedding.sequence_length, self.backbone.decoder_embedding.sequence_length
 
+    @property
+    def per_step_state(self):
+        return {name: axis for i in range(len(self.backbone.decoder_blocks))
+                for name, axis in ((f"keys_{i}", 3), (f"values_{i}", 2))}
+
+    @property
+    def source_aligned(self):
+        return {name: axis for i in range(len(self.backbone.decoder_blocks))
+                for name, axis in ((f"cross_keys_{i}", 3), (f"cross_values_{i}", 2))}
+
     def prefill_model(self):
         return TransformerEncoder(self)
 
@@ -84,19 +100,23 @@ class TransformerTranslator(GenerativeTask):
 
     def pieces(self, lengths):
         prefill, step = self.generation_models()
-        cache = self.backbone.cache_shape  # the cross cache has the same width
-        state = {"cross_cache": ((None, None, cache[1]), "float32"), "cache": ((None,) + cache, "float32")}
+        heads, key_dim = self.backbone.decoder_heads
         source_limit, target_limit = self.position_limits()
+        state = {}
+        for i in range(len(self.backbone.decoder_blocks)):
+            for prefix, slots in (("", target_limit), ("cross_", None)):
+                state[f"{prefix}keys_{i}"] = ((None, heads, key_dim, slots), "float32")
+                state[f"{prefix}values_{i}"] = ((None, heads, slots, key_dim), "float32")
         limits = {"encoder_token_ids": source_limit, "decoder_token_ids": target_limit}
         return self.generation_pieces(prefill, step, token_ids_spec(), token_ids_spec(), state, limits)
 
 
 class TransformerEncoder(keras.Model):
-    """`{"encoder_token_ids"} → {"cross_cache", "cache"}`: the state that
-    generation starts from. `cross_cache (b, s, layers*2*d)` holds every
-    decoder layer's cross-attention keys and values of the encoded source,
-    projected once here rather than at every step; `cache` is the empty
-    self-attention cache. Shares the translator's layers."""
+    """`{"encoder_token_ids"}` → the state that generation starts from (see
+    the module's docstring): every decoder layer's cross-attention keys and
+    values of the encoded source, projected once here rather than at every
+    step, and its empty self-attention cache of `max_target_length` slots.
+    Shares the translator's layers."""
 
     def __init__(self, translator, **kwargs):
         super().__init__(name="transformer_encoder", **kwargs)
@@ -105,22 +125,26 @@ class TransformerEncoder(keras.Model):
     def call(self, inputs):
         encoder_ids = inputs["encoder_token_ids"]
         encoder_outputs = self.backbone.encode(encoder_ids)
-        cross_cache = [block.encoder_key_value(encoder_outputs) for block in self.backbone.decoder_blocks]
-        batch = ops.shape(encoder_ids)[0]
-        return {"cross_cache": ops.concatenate(cross_cache, axis=-1),
-                "cache": ops.zeros((batch,) + self.backbone.cache_shape, dtype=self.compute_dtype)}
+        batch, (heads, key_dim) = ops.shape(encoder_ids)[0], self.backbone.decoder_heads
+        slots = self.backbone.decoder_embedding.sequence_length
+        state = {}
+        for i, block in enumerate(self.backbone.decoder_blocks):
+            state[f"cross_keys_{i}"], state[f"cross_values_{i}"] = block.encoder_key_value(encoder_outputs)
+            state[f"keys_{i}"] = ops.zeros((batch, heads, key_dim, slots), self.compute_dtype)
+            state[f"values_{i}"] = ops.zeros((batch, heads, slots, key_dim), self.compute_dtype)
+        return state
 
 
 class TransformerDecoderStep(keras.Model):
     """Decodes one position with the fixed-size key/value cache.
 
     Inputs (a dict): `token_ids (b, 1)`, `step (b,)`, `encoder_token_ids
-    (b, s)`, `cross_cache` and `cache (b, slots, layers*2*d)`, with as many
-    slots as the steps to decode (at most `max_target_length`, what the
+    (b, s)`, and the state of the module's docstring, its caches with as
+    many slots as the steps to decode (at most `max_target_length`, what the
     encoder allocates).
-    Outputs (a dict): `logits (b, vocab)`, the updated cache as
-    `next_cache`, and `attention (b, s)`, the last layer's cross-attention
-    averaged over heads.
+    Outputs (a dict): `logits (b, vocab)`, the updated caches as
+    `next_keys_{i}` and `next_values_{i}`, and `attention (b, s)`, the last
+    layer's cross-attention averaged over heads.
 
     A subclassed model rather than a functional one: Keras's functional
     graph checks assume a layer returns as many outputs at every call, and
@@ -137,24 +161,18 @@ class TransformerDecoderStep(keras.Model):
         step = inputs["step"]
         padding_mask = backbone.padding_mask(inputs["encoder_token_ids"])
         x = backbone.decoder_embedding(inputs["token_ids"], positions=ops.expand_dims(step, 1))
-        width = backbone.cache_shape[1] // len(backbone.decoder_blocks)
-        new_caches = []
+        outputs = {}
         for i, block in enumerate(backbone.decoder_blocks):
-            layer_slice = slice(i * width, (i + 1) * width)
-            x, layer_cache, attention = block(
+            x, (outputs[f"next_keys_{i}"], outputs[f"next_values_{i}"]), attention = block(
                 x,
                 None,
                 encoder_padding_mask=padding_mask,
-                encoder_key_value=inputs["cross_cache"][:, :, layer_slice],
-                cache=inputs["cache"][:, :, layer_slice],
+                encoder_key_value=(inputs[f"cross_keys_{i}"], inputs[f"cross_values_{i}"]),
+                cache=(inputs[f"keys_{i}"], inputs[f"values_{i}"]),
                 cache_index=step,
                 return_attention_scores=True,
             )
-            new_caches.append(layer_cache)
         if backbone.decoder_norm is not None:
             x = backbone.decoder_norm(x)
-        return {
-            "logits": ops.squeeze(self.projection(x), 1),
-            "next_cache": ops.concatenate(new_caches, axis=-1),
-            "attention": ops.mean(ops.squeeze(attention, 2), axis=1),
-        }
+        return {"logits": ops.squeeze(self.projection(x), 1),
+                "attention": ops.mean(ops.squeeze(attention, 2), axis=1), **outputs}
