@@ -15,7 +15,7 @@ or (`--run`) a Marian-shaped model trained here (`train opus-mt-es-en
 --tokenization marian_sentencepiece`) translating its test split's
 sentences, which also scores the engines with sacreBLEU against the
 references (`--bleu N` sentences at batch `--batch`, at the largest thread
-count). An engine's tokens are compared with the Keras search's and the
+count; the run's data is read again, from `KERAS_ATTN_DATA` for a corpus). An engine's tokens are compared with the Keras search's and the
 count reported: greedy float32 engines must give the same tokens; beam
 search follows each engine's own length penalty and stopping rule
 (CTranslate2's differ from the zoo's), int8 its own rounding. Tokens per
@@ -206,7 +206,9 @@ def main():
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=INT",
                         help="integer settings of the preset (a smaller Marian: hidden_dim=256 ...)")
     parser.add_argument("--work", help="where the run, the exports and the CTranslate2 model go (default: a temporary folder)")
-    parser.add_argument("--reuse", action="store_true", help="with --work: keep what an earlier run prepared there")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --work: keep what an earlier run prepared there, and the engines' results of "
+                        "the same workloads")
     parser.add_argument("--append")
     parser.add_argument("--child", nargs=3, metavar=("ENGINE", "THREADS", "LOADS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -226,8 +228,17 @@ def main():
     results = {}
     for threads in args.threads:
         for engine in engines:
-            results[engine, threads] = run_child(os.path.abspath(__file__), work, engine, threads,
-                                                 workloads(args, inputs, threads), args.max_length)
+            loads = workloads(args, inputs, threads)
+            saved = os.path.join(work, f"result-{engine.replace(' ', '_')}-{threads}.json")
+            if args.reuse and os.path.exists(saved):
+                with open(saved) as f:
+                    results[engine, threads] = json.load(f)
+                if set(results[engine, threads]["outputs"]) == set(loads):
+                    continue
+            results[engine, threads] = run_child(os.path.abspath(__file__), work, engine, threads, loads,
+                                                 args.max_length)
+            with open(saved, "w") as f:
+                json.dump(results[engine, threads], f)
             print(f"{engine}, {threads} thread(s): peak {results[engine, threads]['peak_rss_mb']:.0f} MB", flush=True)
     write_reports(args, inputs, results, file_sizes(work), overrides)
 
@@ -282,6 +293,7 @@ def quality(args, inputs, results):
 
     tokenizer = run_directory.load_tokenizers(inputs["run"])["target"]
     threads = max(args.threads)
+    bleu, chrf = BLEU(), CHRF()
     rows = []
     for mode in ("greedy", f"beam {BEAM}"):
         load = f"{mode}, BLEU"
@@ -292,12 +304,12 @@ def quality(args, inputs, results):
                 continue
             outputs = result["outputs"][load]
             texts = [tokenizer.decode(row) for row in outputs]
-            bleu, chrf = BLEU().corpus_score(texts, [references]), CHRF().corpus_score(texts, [references])
+            scores = bleu.corpus_score(texts, [references]), chrf.corpus_score(texts, [references])
             same = sum(a == b for a, b in zip(outputs, keras_outputs))
-            rows.append(f"| {mode} | {engine} | {bleu.score:.2f} | {chrf.score:.2f} | {same}/{len(outputs)} | "
+            rows.append(f"| {mode} | {engine} | {scores[0].score:.2f} | {scores[1].score:.2f} | {same}/{len(outputs)} | "
                         f"{result['seconds'][load]:.1f} |")
-    details = (f"batches of {args.batch}, {threads} threads; BLEU `{BLEU().get_signature()}`, chrF "
-               f"`{CHRF().get_signature()}`, against the raw references.")
+    details = (f"batches of {args.batch}, {threads} threads; BLEU `{bleu.get_signature()}`, chrF "
+               f"`{chrf.get_signature()}`, against the raw references.")
     return details, "| search | engine | BLEU | chrF | outputs identical to Keras | seconds |", rows
 
 

@@ -139,28 +139,23 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def _uncached_attention(self, query, value, padding_mask, use_causal_mask, return_attention_scores, training):
         """Attention of every query over keys and values projected from `value` here."""
-        batch, query_length = ops.shape(query)[0], ops.shape(query)[1]
-        key_length = ops.shape(value)[1]  # from an input, not a Dense output (see _split_heads)
-        projected_query, keys, values = self.query_dense(query), self.key_dense(value), self.value_dense(value)
         if fused_attention_enabled() and not return_attention_scores:
+            batch, query_length, key_length = ops.shape(query)[0], ops.shape(query)[1], ops.shape(value)[1]
             heads = (self.num_heads, self.key_dim)
             attended = dot_product_attention(
-                ops.reshape(projected_query, (batch, query_length) + heads),
-                ops.reshape(keys, (batch, key_length) + heads),
-                ops.reshape(values, (batch, key_length) + heads),
+                ops.reshape(self.query_dense(query), (batch, query_length) + heads),
+                ops.reshape(self.key_dense(value), (batch, key_length) + heads),
+                ops.reshape(self.value_dense(value), (batch, key_length) + heads),
                 padding_mask=padding_mask,
                 causal=use_causal_mask,
                 scale=1.0 / math.sqrt(self.key_dim),
             )
             return self.output_dense(ops.reshape(attended, (batch, query_length, self.num_heads * self.key_dim))), None
-        mask = None
-        if padding_mask is not None:
-            mask = ops.expand_dims(key_padding_mask(padding_mask), 1)  # (b, 1, 1, k)
+        mask = _key_mask(padding_mask)
         if use_causal_mask:
-            causal = causal_mask(query_length, key_length)
+            causal = causal_mask(ops.shape(query)[1], ops.shape(value)[1])
             mask = causal if mask is None else mask * causal
-        keys = ops.transpose(self._split_heads(keys, batch, key_length), (0, 1, 3, 2))
-        return self._attend(projected_query, keys, self._split_heads(values, batch, key_length), mask, training)
+        return self._attend(self.query_dense(query), *self.project_key_value(value), mask, training)
 
     def call(
         self,
@@ -182,8 +177,7 @@ class MultiHeadAttention(keras.layers.Layer):
             cache, mask = self._write_cache(cache, value, cache_index)
             output, weights = self._attend(self.query_dense(query), *cache, mask, training)
         elif key_value is not None:
-            mask = None if padding_mask is None else ops.expand_dims(key_padding_mask(padding_mask), 1)
-            output, weights = self._attend(self.query_dense(query), *key_value, mask, training)
+            output, weights = self._attend(self.query_dense(query), *key_value, _key_mask(padding_mask), training)
         else:
             output, weights = self._uncached_attention(query, value, padding_mask, use_causal_mask,
                                                        return_attention_scores, training)
@@ -220,3 +214,8 @@ class MultiHeadAttention(keras.layers.Layer):
             }
         )
         return config
+
+
+def _key_mask(padding_mask):
+    """`(batch, 1, 1, keys)` of a `(batch, keys)` padding mask, or None."""
+    return None if padding_mask is None else ops.expand_dims(key_padding_mask(padding_mask), 1)
