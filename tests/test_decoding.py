@@ -127,6 +127,24 @@ def test_compiled_search_equals_host_search(name, rng):
         np.testing.assert_allclose(got.attention, want.attention, atol=1e-5)
 
 
+def test_prompts_of_nearby_widths_share_one_compiled_shape(rng, monkeypatch):
+    """Prompts are padded to a multiple of 8 columns, within the position
+    table: one traced search serves widths 9 to 16, each result is the
+    host search's on the unpadded prompt, with attention over its columns."""
+    model = zoo.build("transformer", source_vocabulary_size=30, target_vocabulary_size=20, hidden_dim=16,
+                      num_layers=1, num_heads=2, intermediate_dim=16, max_source_length=20, max_target_length=9)
+    widths, predict = [], decoding.SearchLoop.predict_on_batch
+    monkeypatch.setattr(decoding.SearchLoop, "predict_on_batch",
+                        lambda self, x: widths.append(x["encoder_token_ids"].shape[1]) or predict(self, x))
+    for width in (9, 13, 16, 17):
+        source = random_ids(rng, (2, width), 30, lengths=[width, 3])
+        result = decoding.greedy_decode(model, source, max_length=4)
+        expected = search.greedy_search(decoding.KerasGenerator(model), source, max_length=4)
+        np.testing.assert_array_equal(result.tokens, expected.tokens)
+        np.testing.assert_allclose(result.attention, expected.attention, atol=1e-5)
+    assert widths == [16, 16, 16, 20]  # 17 would be 24: the position table holds 20
+
+
 @pytest.mark.parametrize("name", ["bahdanau", "transformer"])
 def test_a_beam_of_one_finds_at_least_what_greedy_finds(name, rng):
     # Its alive hypothesis is the greedy path over every token but [END], and each
