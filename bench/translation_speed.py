@@ -24,6 +24,10 @@ second count the generated tokens, `</s>` included.
     KERAS_BACKEND=tensorflow python bench/translation_speed.py [--preset opus-mt-es-en | --run DIR [--bleu 1000]] \
         [--sentences 12] [--batch 32] [--max-length 32] [--threads 1 2] [--set hidden_dim=256 ...] \
         [--engines NAME ...] [--work DIR [--reuse]] [--append BENCHMARKS.md]
+
+The export needs TensorFlow; the Keras search runs under the backend the
+bench is started with, so `KERAS_BACKEND=jax ... --work DIR --reuse` times
+it under XLA on what a TensorFlow run prepared there.
 """
 
 import argparse
@@ -244,6 +248,7 @@ def main():
 
 
 def write_reports(args, inputs, results, sizes, overrides):
+    import keras
     from common import report  # imports Keras: the parent's only, never a runtime engine's
 
     reference = results[KERAS, max(args.threads)]["outputs"]
@@ -262,7 +267,7 @@ def write_reports(args, inputs, results, sizes, overrides):
                 rows.append(f"| {load} | {threads} | {engine} | {same}/{len(outputs)} | {sum(len(o) for o in outputs)} "
                             f"| {rate:.0f} | {versus} | {result['peak_rss_mb']:.0f} MB | {size} |")
     model_name = f"the run {args.run}" if args.run else f"{args.preset} {overrides or ''} (new weights)"
-    command = (f"KERAS_BACKEND=tensorflow python bench/translation_speed.py "
+    command = (f"KERAS_BACKEND={keras.backend.backend()} python bench/translation_speed.py "
                f"{f'--run {args.run} --bleu {args.bleu}' if args.run else f'--preset {args.preset}'}"
                f" --sentences {args.sentences} --batch {args.batch} --max-length {args.max_length} "
                f"--threads {' '.join(map(str, args.threads))}" + (f" --set {' '.join(args.set)}" if args.set else ""))
