@@ -27,7 +27,8 @@ second count the generated tokens, `</s>` included.
 
 The export needs TensorFlow; the Keras search runs under the backend the
 bench is started with, so `KERAS_BACKEND=jax ... --work DIR --reuse` times
-it under XLA on what a TensorFlow run prepared there.
+it under XLA on what a TensorFlow run prepared there (XLA uses every core
+whatever `--threads` says).
 """
 
 import argparse
@@ -342,10 +343,13 @@ def open_engine(engine, threads, work, inputs, steps):
         return [until_end(row, end_id) for row in result.tokens]
 
     if engine == KERAS:
-        import tensorflow as tf
+        import keras
 
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        if keras.backend.backend() == "tensorflow":  # XLA's CPU threads have no such setting: every core
+            import tensorflow as tf
+
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
         from keras_attn import run_directory
 
         model = run_directory.load_model(inputs["run"])

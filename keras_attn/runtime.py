@@ -116,14 +116,6 @@ def check_described(runner, artifact, spec):
                                        f"a target vocabulary of {vocabulary}")
 
 
-def pad_to(ids, length, pad_id=0):
-    """Right-pads int ids to `length` columns with `pad_id` (or refuses if they are longer)."""
-    ids = np.asarray(ids, "int32")
-    if ids.shape[1] > length:
-        raise ValueError(f"Inputs of length {ids.shape[1]} exceed the exported fixed length {length}.")
-    return np.pad(ids, ((0, 0), (0, length - ids.shape[1])), constant_values=pad_id)
-
-
 def search_ids(spec):
     """`{start_id, end_id, pad_id}` of a manifest's runtime spec (exports from
     before `pad_id` was recorded pad with 0)."""
@@ -142,7 +134,7 @@ class ArtifactGenerator(search.PieceGenerator):
         prompt_ids = np.asarray(prompt_ids, "int32")
         self.prompt_length = prompt_ids.shape[1]  # attention is reported over the caller's prompt
         if self.fixed_prompt_length is not None:
-            prompt_ids = pad_to(prompt_ids, self.fixed_prompt_length, self.pad_id)
+            prompt_ids = search.pad_to(prompt_ids, self.fixed_prompt_length, self.pad_id)
         return super().prefill(prompt_ids)
 
     def step(self, token_ids, step, state):
@@ -158,17 +150,15 @@ def run_search(runner, spec, source_ids, max_length, beam_size=None, alpha=None)
     padded to the export's fixed length where it has one; attention is
     reported over the caller's prompt."""
     source_ids = np.asarray(source_ids, "int32")
-    prompt = source_ids
-    if spec["fixed_prompt_length"] is not None:
-        prompt = pad_to(source_ids, spec["fixed_prompt_length"], search_ids(spec)["pad_id"])
-    feed = {spec["prompt_input"]: prompt, "max_length": np.int32(max_length)}
-    if beam_size is None:
-        result = search.greedy_result(runner(feed))
-    else:
-        result = search.beam_result(runner({**feed, "beam_size": np.int32(beam_size), "alpha": np.float32(alpha)}),
-                                    beam_size, alpha)
-    result.attention = result.attention[..., : source_ids.shape[1]]
-    return result
+
+    def run(prompt):
+        feed = {spec["prompt_input"]: prompt, "max_length": np.int32(max_length)}
+        if beam_size is not None:
+            feed.update(beam_size=np.int32(beam_size), alpha=np.float32(alpha))
+        return runner(feed)
+
+    width = spec["fixed_prompt_length"] or source_ids.shape[1]
+    return search.whole_search_result(run, source_ids, width, search_ids(spec)["pad_id"], beam_size, alpha)
 
 
 class ExportedModel:

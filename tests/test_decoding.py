@@ -127,22 +127,14 @@ def test_compiled_search_equals_host_search(name, rng):
         np.testing.assert_allclose(got.attention, want.attention, atol=1e-5)
 
 
-def test_prompts_of_nearby_widths_share_one_compiled_shape(rng, monkeypatch):
-    """Prompts are padded to a multiple of 8 columns, within the position
-    table: one traced search serves widths 9 to 16, each result is the
-    host search's on the unpadded prompt, with attention over its columns."""
-    model = zoo.build("transformer", source_vocabulary_size=30, target_vocabulary_size=20, hidden_dim=16,
-                      num_layers=1, num_heads=2, intermediate_dim=16, max_source_length=20, max_target_length=9)
-    widths, predict = [], decoding.SearchLoop.predict_on_batch
-    monkeypatch.setattr(decoding.SearchLoop, "predict_on_batch",
-                        lambda self, x: widths.append(x["encoder_token_ids"].shape[1]) or predict(self, x))
-    for width in (9, 13, 16, 17):
-        source = random_ids(rng, (2, width), 30, lengths=[width, 3])
-        result = decoding.greedy_decode(model, source, max_length=4)
-        expected = search.greedy_search(decoding.KerasGenerator(model), source, max_length=4)
-        np.testing.assert_array_equal(result.tokens, expected.tokens)
-        np.testing.assert_allclose(result.attention, expected.attention, atol=1e-5)
-    assert widths == [16, 16, 16, 20]  # 17 would be 24: the position table holds 20
+def test_a_whole_search_refuses_a_prompt_longer_than_its_fixed_width():
+    """Padding a prompt to a search's fixed width never cuts it: a longer one
+    is refused before the search runs."""
+    ran = []
+    with pytest.raises(ValueError, match="Inputs of length 5 exceed the fixed length 4"):
+        search.whole_search_result(ran.append, np.ones((2, 5), "int32"), 4, PAD_ID)
+    assert ran == []
+    np.testing.assert_array_equal(search.pad_to([[7, 8]], 4, pad_id=9), [[7, 8, 9, 9]])
 
 
 @pytest.mark.parametrize("name", ["bahdanau", "transformer"])

@@ -127,7 +127,7 @@ def _padded(inputs, artifact, extra, pad_id):
         if name in inputs:
             fixed = shapes[name][1]
             width = fixed if fixed is not None else min(inputs[name].shape[1] + extra, limit)
-            out[name] = runtime.pad_to(inputs[name], width, pad_id)
+            out[name] = search.pad_to(inputs[name], width, pad_id)
     return out
 
 
@@ -238,7 +238,7 @@ def _search_row(model, manifest, artifact, runner, prompt_ids):
         expected = model.beam_generate(prompt_ids, beam_size=BEAM_SIZE, alpha=ALPHA, max_length=max_length)
         got = runtime.run_search(runner, manifest["runtime"], padded, max_length, BEAM_SIZE, ALPHA)
     width = max(expected.tokens.shape[1], got.tokens.shape[1])
-    same = (runtime.pad_to(expected.tokens, width, model.pad_id) == runtime.pad_to(got.tokens, width, model.pad_id))
+    same = (search.pad_to(expected.tokens, width, model.pad_id) == search.pad_to(got.tokens, width, model.pad_id))
     error = float(np.max(np.abs(expected.scores - got.scores)))
     return {"max_abs_error": error, "relative_error": error / (float(np.max(np.abs(expected.scores))) or 1.0),
             "argmax_agreement": float(same.mean()),

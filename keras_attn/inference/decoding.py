@@ -249,31 +249,22 @@ class BeamSearchLoop(_CompiledSearch):
 # One compiled search per model and search shape, reused across calls.
 _search_loops = weakref.WeakKeyDictionary()
 
-# Prompts are padded on the right to a multiple of this many columns: a
-# compiled search is traced (and compiled, under XLA) once per prompt shape,
-# so sentences of 9 to 16 pieces share one; padding changes no output.
-PROMPT_WIDTH_MULTIPLE = 8
 
-
-def _run(model, loop_class, source_ids, to_result, *arguments):
-    """`to_result(outputs)` of the compiled search `loop_class(model,
-    *arguments)` on `source_ids`: a `DecodeResult` of the caller's rows, its
-    attention over the caller's columns."""
+def _run(model, loop_class, source_ids, arguments, beam_size=None, alpha=None):
+    """The `DecodeResult` of the compiled search `loop_class(model,
+    *arguments)` on `source_ids` (greedy's, or beam search's when
+    `beam_size` is given)."""
     loops = _search_loops.setdefault(model, {})
     key = (loop_class, *arguments, fused_attention_enabled())  # the switch is read when tracing
     if key not in loops:
         loops[key] = loop_class(model, *arguments)
-    width = source_ids.shape[1]
-    padded_width = -(-width // PROMPT_WIDTH_MULTIPLE) * PROMPT_WIDTH_MULTIPLE
-    source_limit = model.position_limits()[0]
-    padded_width = min(padded_width, source_limit) if source_limit else padded_width
-    columns = np.pad(np.asarray(source_ids, "int32"), ((0, 0), (0, padded_width - width)),
-                     constant_values=model.pad_id)
-    padded, batch = pad_rows(columns, batch_multiple())
-    outputs = loops[key].predict_on_batch({model.prompt_name: padded})
-    result = to_result({name: value[: batch * len(value) // len(padded)] for name, value in outputs.items()})
-    result.attention = result.attention[..., :width]
-    return result
+
+    def run(prompt):
+        padded, batch = pad_rows(prompt, batch_multiple())
+        outputs = loops[key].predict_on_batch({model.prompt_name: padded})
+        return {name: value[: batch * len(value) // len(padded)] for name, value in outputs.items()}
+
+    return search.whole_search_result(run, source_ids, source_ids.shape[1], model.pad_id, beam_size, alpha)
 
 
 def checked_inputs(model, source_ids, max_length, beam_size=1):
@@ -292,12 +283,11 @@ def checked_inputs(model, source_ids, max_length, beam_size=1):
 def greedy_decode(model, source_ids, max_length=None):
     """Greedy decoding; returns a `keras_attn.inference.search.DecodeResult`."""
     source_ids, max_length, _ = checked_inputs(model, source_ids, max_length)
-    return _run(model, SearchLoop, source_ids, search.greedy_result, max_length)
+    return _run(model, SearchLoop, source_ids, (max_length,))
 
 
 def beam_decode(model, source_ids, beam_size=4, alpha=0.6, max_length=None):
     """Beam search with GNMT length normalisation; returns a `DecodeResult`."""
     source_ids, max_length, beam_size = checked_inputs(model, source_ids, max_length, beam_size)
     alpha = check_non_negative("alpha", alpha)
-    return _run(model, BeamSearchLoop, source_ids, lambda outputs: search.beam_result(outputs, beam_size, alpha),
-                max_length, beam_size, alpha)
+    return _run(model, BeamSearchLoop, source_ids, (max_length, beam_size, alpha), beam_size, alpha)

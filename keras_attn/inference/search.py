@@ -219,6 +219,26 @@ def best_hypotheses(finished_scores, finished_history, finished_attention, alive
                         pick(finished_scores, alive_scores))
 
 
+def pad_to(ids, length, pad_id=PAD_ID):
+    """Right-pads int ids to `length` columns with `pad_id` (or refuses if they are longer)."""
+    ids = np.asarray(ids, "int32")
+    if ids.shape[1] > length:
+        raise ValueError(f"Inputs of length {ids.shape[1]} exceed the fixed length {length}.")
+    return np.pad(ids, ((0, 0), (0, length - ids.shape[1])), constant_values=pad_id)
+
+
+def whole_search_result(run, prompt_ids, width, pad_id, beam_size=None, alpha=None):
+    """The `DecodeResult` of a whole search run as one graph: `run(prompt)`
+    gives its outputs on `prompt_ids` right-padded to `width` columns with
+    `pad_id`; greedy's, or beam search's when `beam_size` is given, with the
+    attention over the caller's columns."""
+    prompt_ids = np.asarray(prompt_ids, "int32")
+    outputs = run(pad_to(prompt_ids, width, pad_id))
+    result = greedy_result(outputs) if beam_size is None else beam_result(outputs, beam_size, alpha)
+    result.attention = result.attention[..., : prompt_ids.shape[1]]
+    return result
+
+
 def greedy_result(outputs):
     """The `DecodeResult` of a whole greedy search run as one graph (the
     compiled `SearchLoop`, or its export): `{"steps", "history",
